@@ -1,0 +1,114 @@
+/**
+ * Schema migrations of the centre's store, one list for both SQLite and PostgreSQL: the same versions, the
+ * same tables, columns and indexes, written in each dialect. Applied versions are recorded in
+ * `schema_migrations (version, name, applied_ms)`. Append only: never edit a migration that has shipped.
+ *
+ * Times are UTC epoch milliseconds in 64-bit integer columns (`*_ms`) in both dialects, so the two stores
+ * compare and answer identically.
+ */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sqlite: readonly string[];
+  readonly postgres: readonly string[];
+}
+
+const INDEXES = [
+  // A door's passages in time order: door and site listings, and the contact query's join.
+  "CREATE INDEX IF NOT EXISTS entries_door_ts ON entries (site, device, door, ts_ms)",
+  // One person's passages in time order: the subject query and the first step of the contact query.
+  "CREATE INDEX IF NOT EXISTS entries_subject_ts ON entries (subject, ts_ms)",
+  // A site's passages in time order, across its devices.
+  "CREATE INDEX IF NOT EXISTS entries_site_ts ON entries (site, ts_ms)",
+  // Retention: purge by age without reading the whole table.
+  "CREATE INDEX IF NOT EXISTS entries_ts ON entries (ts_ms)",
+];
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "entries, device state, events",
+    sqlite: [
+      `CREATE TABLE entries (
+        id TEXT PRIMARY KEY,
+        ts_ms INTEGER NOT NULL,
+        site TEXT NOT NULL,
+        device TEXT NOT NULL,
+        door TEXT NOT NULL,
+        decision TEXT NOT NULL CHECK (decision IN ('allow', 'deny')),
+        reason TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        subject TEXT,
+        latency_ms REAL NOT NULL,
+        status_version INTEGER NOT NULL,
+        stale INTEGER NOT NULL CHECK (stale IN (0, 1)),
+        received_ms INTEGER NOT NULL
+      )`,
+      ...INDEXES,
+      `CREATE TABLE device_state (
+        site TEXT NOT NULL,
+        device TEXT NOT NULL,
+        state TEXT NOT NULL,
+        ts_ms INTEGER NOT NULL,
+        version TEXT,
+        boot_id TEXT,
+        received_ms INTEGER NOT NULL,
+        PRIMARY KEY (site, device)
+      )`,
+      `CREATE TABLE events (
+        key TEXT PRIMARY KEY,
+        site TEXT NOT NULL,
+        device TEXT NOT NULL,
+        type TEXT NOT NULL,
+        ts_ms INTEGER NOT NULL,
+        payload TEXT NOT NULL,
+        received_ms INTEGER NOT NULL
+      )`,
+      "CREATE INDEX IF NOT EXISTS events_ts ON events (ts_ms)",
+    ],
+    postgres: [
+      `CREATE TABLE entries (
+        id TEXT PRIMARY KEY,
+        ts_ms BIGINT NOT NULL,
+        site TEXT NOT NULL,
+        device TEXT NOT NULL,
+        door TEXT NOT NULL,
+        decision TEXT NOT NULL CHECK (decision IN ('allow', 'deny')),
+        reason TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        subject TEXT,
+        latency_ms DOUBLE PRECISION NOT NULL,
+        status_version BIGINT NOT NULL,
+        stale BOOLEAN NOT NULL,
+        received_ms BIGINT NOT NULL
+      )`,
+      ...INDEXES,
+      `CREATE TABLE device_state (
+        site TEXT NOT NULL,
+        device TEXT NOT NULL,
+        state TEXT NOT NULL,
+        ts_ms BIGINT NOT NULL,
+        version TEXT,
+        boot_id TEXT,
+        received_ms BIGINT NOT NULL,
+        PRIMARY KEY (site, device)
+      )`,
+      `CREATE TABLE events (
+        key TEXT PRIMARY KEY,
+        site TEXT NOT NULL,
+        device TEXT NOT NULL,
+        type TEXT NOT NULL,
+        ts_ms BIGINT NOT NULL,
+        payload TEXT NOT NULL,
+        received_ms BIGINT NOT NULL
+      )`,
+      "CREATE INDEX IF NOT EXISTS events_ts ON events (ts_ms)",
+    ],
+  },
+];
+
+export const LATEST_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version), 0);
+
+/** The table that records applied versions, in either dialect. */
+export const MIGRATIONS_TABLE_SQL =
+  "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ms BIGINT NOT NULL)";

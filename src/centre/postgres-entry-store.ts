@@ -1,0 +1,285 @@
+/**
+ * The city-scale store: PostgreSQL through `pg` (a pool), the same schema and migrations as the SQLite store.
+ * `postgres://user@host:5432/db?schema=NAME` puts the tables in schema NAME (created on migrate) instead of
+ * the server's default search path. Batches go in as one `INSERT … SELECT FROM unnest(…)` per table.
+ */
+import pg from "pg";
+import type { EntryMessage } from "../contract/entry.js";
+import type {
+  ContactPair,
+  DeviceEvent,
+  DeviceState,
+  DoorRef,
+  EntryStore,
+  IngestBatch,
+  IngestResult,
+  QueryOptions,
+  TimeRange,
+} from "./entry-store.js";
+import {
+  ENTRY_COLUMNS,
+  entryTsMs,
+  rowToEntry,
+  rowToEvent,
+  rowToState,
+  type EntryRow,
+  type EventRow,
+  type StateRow,
+} from "./entry-row.js";
+import { MIGRATIONS, MIGRATIONS_TABLE_SQL } from "./migrations.js";
+
+const INT8_OID = 20;
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+/** Any fixed number: serialises concurrent migrations across processes. */
+const MIGRATION_LOCK = 0x71726761; // "qrga"
+
+/** Splits our `schema` parameter off a connection URL (pg would pass it on to the server). */
+export function parsePostgresUrl(url: string): { connectionString: string; schema: string | null } {
+  const u = new URL(url);
+  const schema = u.searchParams.get("schema");
+  u.searchParams.delete("schema");
+  if (schema !== null && !SCHEMA_NAME.test(schema)) {
+    throw new RangeError(`schema '${schema}': expected lowercase letters, digits and _`);
+  }
+  return { connectionString: u.toString(), schema };
+}
+
+/** The URL with any password hidden, for logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== "") u.password = "***";
+    return u.toString();
+  } catch {
+    return "(unparseable URL)";
+  }
+}
+
+const allowed = (alias: string, opts?: QueryOptions): string =>
+  opts?.includeDenied === true ? "" : ` AND ${alias}decision = 'allow'`;
+
+export class PostgresEntryStore implements EntryStore {
+  readonly kind = "postgres" as const;
+  private readonly pool: pg.Pool;
+  readonly schema: string | null;
+
+  constructor(url: string, opts: { max?: number } = {}) {
+    const { connectionString, schema } = parsePostgresUrl(url);
+    this.schema = schema;
+    this.pool = new pg.Pool({
+      connectionString,
+      max: opts.max ?? 4,
+      ...(schema !== null ? { options: `-c search_path=${schema}` } : {}),
+      // Epoch milliseconds and counts are int8; they fit a JavaScript number exactly (< 2^53).
+      types: {
+        getTypeParser: ((oid: number, format?: string) =>
+          oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as "text")) as never,
+      },
+    });
+    // An idle client losing its connection must not crash the process; the next query reconnects.
+    this.pool.on("error", () => undefined);
+  }
+
+  async migrate(): Promise<number> {
+    const client = await this.pool.connect();
+    try {
+      await client.query("BEGIN");
+      await client.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
+      if (this.schema !== null) await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
+      await client.query(MIGRATIONS_TABLE_SQL);
+      const done = new Set(
+        (await client.query<{ version: number }>("SELECT version FROM schema_migrations")).rows.map((r) => r.version),
+      );
+      for (const m of MIGRATIONS) {
+        if (done.has(m.version)) continue;
+        for (const sql of m.postgres) await client.query(sql);
+        await client.query("INSERT INTO schema_migrations (version, name, applied_ms) VALUES ($1, $2, $3)", [
+          m.version,
+          m.name,
+          Date.now(),
+        ]);
+      }
+      await client.query("COMMIT");
+    } catch (e) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw e;
+    } finally {
+      client.release();
+    }
+    return this.schemaVersion();
+  }
+
+  async schemaVersion(): Promise<number> {
+    const t = await this.pool.query<{ t: string | null }>("SELECT to_regclass('schema_migrations')::text AS t");
+    if (t.rows[0]?.t == null) return 0;
+    const r = await this.pool.query<{ v: number | null }>("SELECT max(version) AS v FROM schema_migrations");
+    return r.rows[0]?.v ?? 0;
+  }
+
+  async commitBatch(batch: IngestBatch): Promise<IngestResult> {
+    const client = await this.pool.connect();
+    try {
+      await client.query("BEGIN");
+      let newEntries = 0;
+      if (batch.entries.length > 0) {
+        const cols: unknown[][] = Array.from({ length: 13 }, () => []);
+        for (const e of batch.entries) {
+          const v = [
+            e.id,
+            entryTsMs(e),
+            e.site,
+            e.device,
+            e.door,
+            e.decision,
+            e.reason,
+            e.kind,
+            e.subject,
+            e.latencyMs,
+            e.statusVersion,
+            e.stale,
+            batch.receivedMs,
+          ];
+          for (let i = 0; i < v.length; i++) cols[i]!.push(v[i]);
+        }
+        const r = await client.query(
+          `INSERT INTO entries (${ENTRY_COLUMNS}, received_ms)
+           SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                                $8::text[], $9::text[], $10::float8[], $11::bigint[], $12::boolean[], $13::bigint[])
+           ON CONFLICT (id) DO NOTHING`,
+          cols,
+        );
+        newEntries = r.rowCount ?? 0;
+      }
+      let statesApplied = 0;
+      for (const s of batch.states) {
+        const r = await client.query(
+          `INSERT INTO device_state (site, device, state, ts_ms, version, boot_id, received_ms)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT (site, device) DO UPDATE SET state = excluded.state, ts_ms = excluded.ts_ms,
+             version = excluded.version, boot_id = excluded.boot_id, received_ms = excluded.received_ms
+           WHERE excluded.ts_ms > device_state.ts_ms`,
+          [s.site, s.device, s.state, s.tsMs, s.version, s.bootId, s.receivedMs],
+        );
+        statesApplied += r.rowCount ?? 0;
+      }
+      let newEvents = 0;
+      for (const ev of batch.events) {
+        const r = await client.query(
+          `INSERT INTO events (key, site, device, type, ts_ms, payload, received_ms)
+           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key) DO NOTHING`,
+          [ev.key, ev.site, ev.device, ev.type, ev.tsMs, ev.payload, ev.receivedMs],
+        );
+        newEvents += r.rowCount ?? 0;
+      }
+      await client.query("COMMIT");
+      return { newEntries, newEvents, statesApplied };
+    } catch (e) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw e;
+    } finally {
+      client.release();
+    }
+  }
+
+  async insertEntries(entries: readonly EntryMessage[], receivedMs = Date.now()): Promise<number> {
+    return (await this.commitBatch({ entries, states: [], events: [], receivedMs })).newEntries;
+  }
+
+  async upsertDeviceState(state: DeviceState): Promise<boolean> {
+    const r = await this.commitBatch({ entries: [], states: [state], events: [], receivedMs: state.receivedMs });
+    return r.statesApplied > 0;
+  }
+
+  async insertEvent(event: DeviceEvent): Promise<boolean> {
+    const r = await this.commitBatch({ entries: [], states: [], events: [event], receivedMs: event.receivedMs });
+    return r.newEvents > 0;
+  }
+
+  private async entries(sql: string, params: unknown[]): Promise<EntryMessage[]> {
+    const r = await this.pool.query<EntryRow>(sql, params);
+    return r.rows.map(rowToEntry);
+  }
+
+  entriesAtDoor(door: DoorRef, range: TimeRange, opts?: QueryOptions): Promise<EntryMessage[]> {
+    return this.entries(
+      `SELECT ${ENTRY_COLUMNS} FROM entries
+       WHERE site = $1 AND device = $2 AND door = $3 AND ts_ms >= $4 AND ts_ms < $5${allowed("", opts)}
+       ORDER BY ts_ms, id`,
+      [door.site, door.device, door.door, range.fromMs, range.toMs],
+    );
+  }
+
+  entriesAtSite(site: string, range: TimeRange, opts?: QueryOptions): Promise<EntryMessage[]> {
+    return this.entries(
+      `SELECT ${ENTRY_COLUMNS} FROM entries
+       WHERE site = $1 AND ts_ms >= $2 AND ts_ms < $3${allowed("", opts)}
+       ORDER BY ts_ms, id`,
+      [site, range.fromMs, range.toMs],
+    );
+  }
+
+  entriesOfSubject(subject: string, range: TimeRange, opts?: QueryOptions): Promise<EntryMessage[]> {
+    return this.entries(
+      `SELECT ${ENTRY_COLUMNS} FROM entries
+       WHERE subject = $1 AND ts_ms >= $2 AND ts_ms < $3${allowed("", opts)}
+       ORDER BY ts_ms, id`,
+      [subject, range.fromMs, range.toMs],
+    );
+  }
+
+  async contactPairs(
+    subject: string,
+    range: TimeRange,
+    windowMs: number,
+    opts?: QueryOptions,
+  ): Promise<ContactPair[]> {
+    const cols = ENTRY_COLUMNS.split(", ")
+      .map((c) => `e.${c}`)
+      .join(", ");
+    const r = await this.pool.query<EntryRow & { p_id: string; p_ts_ms: number }>(
+      `SELECT p.id AS p_id, p.ts_ms AS p_ts_ms, ${cols}
+       FROM entries AS p
+       JOIN entries AS e
+         ON e.site = p.site AND e.device = p.device AND e.door = p.door
+        AND e.ts_ms >= p.ts_ms - $1 AND e.ts_ms <= p.ts_ms + $1
+       WHERE p.subject = $2 AND p.ts_ms >= $3 AND p.ts_ms < $4${allowed("p.", opts)}
+         AND e.subject IS NOT NULL AND e.subject <> $2${allowed("e.", opts)}
+       ORDER BY p.ts_ms, p.id, e.ts_ms, e.id`,
+      [windowMs, subject, range.fromMs, range.toMs],
+    );
+    return r.rows.map((row) => ({ subjectEntryId: row.p_id, subjectTsMs: row.p_ts_ms, entry: rowToEntry(row) }));
+  }
+
+  async deviceStates(): Promise<DeviceState[]> {
+    const r = await this.pool.query<StateRow>("SELECT * FROM device_state ORDER BY site, device");
+    return r.rows.map(rowToState);
+  }
+
+  async events(range: TimeRange): Promise<DeviceEvent[]> {
+    const r = await this.pool.query<EventRow>(
+      "SELECT * FROM events WHERE ts_ms >= $1 AND ts_ms < $2 ORDER BY ts_ms, key",
+      [range.fromMs, range.toMs],
+    );
+    return r.rows.map(rowToEvent);
+  }
+
+  async countEntries(): Promise<number> {
+    const r = await this.pool.query<{ n: number }>("SELECT count(*) AS n FROM entries");
+    return r.rows[0]?.n ?? 0;
+  }
+
+  async purge(beforeMs: number): Promise<{ entries: number; events: number }> {
+    const e = await this.pool.query("DELETE FROM entries WHERE ts_ms < $1", [beforeMs]);
+    const v = await this.pool.query("DELETE FROM events WHERE ts_ms < $1", [beforeMs]);
+    return { entries: e.rowCount ?? 0, events: v.rowCount ?? 0 };
+  }
+
+  /** Runs SQL on the pool (the benchmark's bulk generator, tests dropping their schema). */
+  async query(sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
+    return this.pool.query(sql, params);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

@@ -1,0 +1,309 @@
+/**
+ * The embedded store: one SQLite file (WAL, `synchronous=FULL` so a committed batch survives a power cut before
+ * the collector acknowledges it), zero set-up. better-sqlite3 is synchronous; the interface is async so the
+ * PostgreSQL store fits the same callers.
+ */
+import Database from "better-sqlite3";
+import type { EntryMessage } from "../contract/entry.js";
+import type {
+  ContactPair,
+  DeviceEvent,
+  DeviceState,
+  DoorRef,
+  EntryStore,
+  IngestBatch,
+  IngestResult,
+  QueryOptions,
+  TimeRange,
+} from "./entry-store.js";
+import {
+  ENTRY_COLUMNS,
+  entryTsMs,
+  rowToEntry,
+  rowToEvent,
+  rowToState,
+  type EntryRow,
+  type EventRow,
+  type StateRow,
+} from "./entry-row.js";
+import { MIGRATIONS, MIGRATIONS_TABLE_SQL } from "./migrations.js";
+
+export interface SqliteStoreOptions {
+  /** Open an existing file only, read-only (trace): never create an empty database by mistake. */
+  readonly readonly?: boolean;
+}
+
+const ALLOWED_ONLY = (opts?: QueryOptions): string => (opts?.includeDenied === true ? "" : " AND decision = 'allow'");
+
+type Db = Database.Database;
+
+/** Runs synchronous database work as a promise: a throw becomes a rejection, as with the PostgreSQL store. */
+function settle<T>(work: () => T): Promise<T> {
+  return new Promise((resolve) => resolve(work()));
+}
+
+export class SqliteEntryStore implements EntryStore {
+  readonly kind = "sqlite" as const;
+  private readonly db: Db;
+  private statements: ReturnType<SqliteEntryStore["prepare"]> | null = null;
+
+  constructor(
+    readonly path: string,
+    opts: SqliteStoreOptions = {},
+  ) {
+    this.db = new Database(path, { readonly: opts.readonly === true, fileMustExist: opts.readonly === true });
+    this.db.pragma("busy_timeout = 10000");
+    if (opts.readonly !== true) {
+      this.db.pragma("journal_mode = WAL");
+      this.db.pragma("synchronous = FULL");
+    }
+  }
+
+  private prepare(db: Db) {
+    return {
+      insertEntry: db.prepare(
+        `INSERT INTO entries (${ENTRY_COLUMNS}, received_ms)
+         VALUES (@id, @ts_ms, @site, @device, @door, @decision, @reason, @kind, @subject, @latency_ms, @status_version, @stale, @received_ms)
+         ON CONFLICT (id) DO NOTHING`,
+      ),
+      upsertState: db.prepare(
+        `INSERT INTO device_state (site, device, state, ts_ms, version, boot_id, received_ms)
+         VALUES (@site, @device, @state, @ts_ms, @version, @boot_id, @received_ms)
+         ON CONFLICT (site, device) DO UPDATE SET state = excluded.state, ts_ms = excluded.ts_ms,
+           version = excluded.version, boot_id = excluded.boot_id, received_ms = excluded.received_ms
+         WHERE excluded.ts_ms > device_state.ts_ms`,
+      ),
+      insertEvent: db.prepare(
+        `INSERT INTO events (key, site, device, type, ts_ms, payload, received_ms)
+         VALUES (@key, @site, @device, @type, @ts_ms, @payload, @received_ms) ON CONFLICT (key) DO NOTHING`,
+      ),
+    };
+  }
+
+  private get stmts(): ReturnType<SqliteEntryStore["prepare"]> {
+    this.statements ??= this.prepare(this.db);
+    return this.statements;
+  }
+
+  migrate(): Promise<number> {
+    return settle(() => this.migrateSync()).then(() => this.schemaVersion());
+  }
+
+  private migrateSync(): void {
+    const db = this.db;
+    db.exec(MIGRATIONS_TABLE_SQL);
+    const apply = db.transaction(() => {
+      const done = new Set(
+        (db.prepare("SELECT version FROM schema_migrations").all() as { version: number }[]).map((r) => r.version),
+      );
+      for (const m of MIGRATIONS) {
+        if (done.has(m.version)) continue;
+        for (const sql of m.sqlite) db.exec(sql);
+        db.prepare("INSERT INTO schema_migrations (version, name, applied_ms) VALUES (?, ?, ?)").run(
+          m.version,
+          m.name,
+          Date.now(),
+        );
+      }
+    });
+    // IMMEDIATE takes the write lock first, so two processes migrating at once do it one after the other.
+    apply.immediate();
+  }
+
+  schemaVersion(): Promise<number> {
+    return settle(() => {
+      const exists = this.db
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
+        .get();
+      if (exists === undefined) return 0;
+      const row = this.db.prepare("SELECT max(version) AS v FROM schema_migrations").get() as { v: number | null };
+      return row.v ?? 0;
+    });
+  }
+
+  commitBatch(batch: IngestBatch): Promise<IngestResult> {
+    const s = this.stmts;
+    const run = this.db.transaction((b: IngestBatch): IngestResult => {
+      let newEntries = 0;
+      let newEvents = 0;
+      let statesApplied = 0;
+      for (const e of b.entries) newEntries += s.insertEntry.run(entryParams(e, b.receivedMs)).changes;
+      for (const st of b.states) statesApplied += s.upsertState.run(stateParams(st)).changes;
+      for (const ev of b.events) newEvents += s.insertEvent.run(eventParams(ev)).changes;
+      return { newEntries, newEvents, statesApplied };
+    });
+    return settle(() => run(batch));
+  }
+
+  async insertEntries(entries: readonly EntryMessage[], receivedMs = Date.now()): Promise<number> {
+    return (await this.commitBatch({ entries, states: [], events: [], receivedMs })).newEntries;
+  }
+
+  async upsertDeviceState(state: DeviceState): Promise<boolean> {
+    const r = await this.commitBatch({ entries: [], states: [state], events: [], receivedMs: state.receivedMs });
+    return r.statesApplied > 0;
+  }
+
+  async insertEvent(event: DeviceEvent): Promise<boolean> {
+    const r = await this.commitBatch({ entries: [], states: [], events: [event], receivedMs: event.receivedMs });
+    return r.newEvents > 0;
+  }
+
+  private entries(sql: string, ...params: unknown[]): Promise<EntryMessage[]> {
+    return settle(() => (this.db.prepare(sql).all(...params) as EntryRow[]).map(rowToEntry));
+  }
+
+  entriesAtDoor(door: DoorRef, range: TimeRange, opts?: QueryOptions): Promise<EntryMessage[]> {
+    return this.entries(
+      `SELECT ${ENTRY_COLUMNS} FROM entries
+       WHERE site = ? AND device = ? AND door = ? AND ts_ms >= ? AND ts_ms < ?${ALLOWED_ONLY(opts)}
+       ORDER BY ts_ms, id`,
+      door.site,
+      door.device,
+      door.door,
+      range.fromMs,
+      range.toMs,
+    );
+  }
+
+  entriesAtSite(site: string, range: TimeRange, opts?: QueryOptions): Promise<EntryMessage[]> {
+    return this.entries(
+      `SELECT ${ENTRY_COLUMNS} FROM entries INDEXED BY entries_site_ts
+       WHERE site = ? AND ts_ms >= ? AND ts_ms < ?${ALLOWED_ONLY(opts)}
+       ORDER BY ts_ms, id`,
+      site,
+      range.fromMs,
+      range.toMs,
+    );
+  }
+
+  entriesOfSubject(subject: string, range: TimeRange, opts?: QueryOptions): Promise<EntryMessage[]> {
+    return this.entries(
+      `SELECT ${ENTRY_COLUMNS} FROM entries INDEXED BY entries_subject_ts
+       WHERE subject = ? AND ts_ms >= ? AND ts_ms < ?${ALLOWED_ONLY(opts)}
+       ORDER BY ts_ms, id`,
+      subject,
+      range.fromMs,
+      range.toMs,
+    );
+  }
+
+  contactPairs(subject: string, range: TimeRange, windowMs: number, opts?: QueryOptions): Promise<ContactPair[]> {
+    const allowedP = opts?.includeDenied === true ? "" : " AND p.decision = 'allow'";
+    const allowedE = opts?.includeDenied === true ? "" : " AND e.decision = 'allow'";
+    const cols = ENTRY_COLUMNS.split(", ")
+      .map((c) => `e.${c}`)
+      .join(", ");
+    // INDEXED BY pins the plans the benchmark measured: the subject's passages from entries_subject_ts, then
+    // one range scan of entries_door_ts per passage.
+    const query = (): ContactPair[] => {
+      const rows = this.db
+      .prepare(
+        `SELECT p.id AS p_id, p.ts_ms AS p_ts_ms, ${cols}
+         FROM entries AS p INDEXED BY entries_subject_ts
+         JOIN entries AS e INDEXED BY entries_door_ts
+           ON e.site = p.site AND e.device = p.device AND e.door = p.door
+          AND e.ts_ms >= p.ts_ms - ? AND e.ts_ms <= p.ts_ms + ?
+         WHERE p.subject = ? AND p.ts_ms >= ? AND p.ts_ms < ?${allowedP}
+           AND e.subject IS NOT NULL AND e.subject <> ?${allowedE}
+         ORDER BY p.ts_ms, p.id, e.ts_ms, e.id`,
+      )
+      .all(windowMs, windowMs, subject, range.fromMs, range.toMs, subject) as (EntryRow & {
+      p_id: string;
+      p_ts_ms: number;
+    })[];
+      return rows.map((r) => ({ subjectEntryId: r.p_id, subjectTsMs: r.p_ts_ms, entry: rowToEntry(r) }));
+    };
+    return settle(query);
+  }
+
+  deviceStates(): Promise<DeviceState[]> {
+    return settle(() =>
+      (this.db.prepare("SELECT * FROM device_state ORDER BY site, device").all() as StateRow[]).map(rowToState),
+    );
+  }
+
+  events(range: TimeRange): Promise<DeviceEvent[]> {
+    return settle(() =>
+      (
+        this.db
+          .prepare("SELECT * FROM events WHERE ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms, key")
+          .all(range.fromMs, range.toMs) as EventRow[]
+      ).map(rowToEvent),
+    );
+  }
+
+  countEntries(): Promise<number> {
+    return settle(() => (this.db.prepare("SELECT count(*) AS n FROM entries").get() as { n: number }).n);
+  }
+
+  purge(beforeMs: number): Promise<{ entries: number; events: number }> {
+    // In chunks, so a large purge never holds the write lock long enough to stall ingest.
+    const chunk = (table: string): number => {
+      const stmt = this.db.prepare(
+        `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ts_ms < ? LIMIT 5000)`,
+      );
+      let total = 0;
+      for (;;) {
+        const n = stmt.run(beforeMs).changes;
+        total += n;
+        if (n === 0) return total;
+      }
+    };
+    return settle(() => ({ entries: chunk("entries"), events: chunk("events") }));
+  }
+
+  /** The underlying connection, for the benchmark's bulk generator and for tests. */
+  get database(): Db {
+    return this.db;
+  }
+
+  close(): Promise<void> {
+    return settle(() => {
+      if (this.db.open) this.db.close();
+    });
+  }
+}
+
+export function entryParams(e: EntryMessage, receivedMs: number): Record<string, unknown> {
+  return {
+    id: e.id,
+    ts_ms: entryTsMs(e),
+    site: e.site,
+    device: e.device,
+    door: e.door,
+    decision: e.decision,
+    reason: e.reason,
+    kind: e.kind,
+    subject: e.subject,
+    latency_ms: e.latencyMs,
+    status_version: e.statusVersion,
+    stale: e.stale ? 1 : 0,
+    received_ms: receivedMs,
+  };
+}
+
+function stateParams(s: DeviceState): Record<string, unknown> {
+  return {
+    site: s.site,
+    device: s.device,
+    state: s.state,
+    ts_ms: s.tsMs,
+    version: s.version,
+    boot_id: s.bootId,
+    received_ms: s.receivedMs,
+  };
+}
+
+function eventParams(e: DeviceEvent): Record<string, unknown> {
+  return {
+    key: e.key,
+    site: e.site,
+    device: e.device,
+    type: e.type,
+    ts_ms: e.tsMs,
+    payload: e.payload,
+    received_ms: e.receivedMs,
+  };
+}
+

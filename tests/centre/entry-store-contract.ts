@@ -1,0 +1,231 @@
+/**
+ * One suite, every store (the MQTT.js `abstractStoreTest` habit): `entryStoreContract` runs the same tests
+ * against a fresh store from `build`, so SQLite and PostgreSQL can never drift apart.
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { DeviceEvent, DeviceState, EntryStore } from "../../src/centre/entry-store.js";
+import { LATEST_VERSION } from "../../src/centre/migrations.js";
+import { rankContacts, traceContacts } from "../../src/centre/trace-queries.js";
+import { generateDataset, makeEntry, oracle, subjectId } from "./generate.js";
+
+export interface StoreFactory {
+  /** A fresh, empty, unmigrated store. */
+  create(): Promise<EntryStore>;
+  /** Removes whatever `create` made (file, schema). */
+  destroy(store: EntryStore): Promise<void>;
+}
+
+const T0 = Date.parse("2021-08-01T02:00:00.000Z");
+const MIN = 60_000;
+
+function state(o: Partial<DeviceState> = {}): DeviceState {
+  return {
+    site: "market-1",
+    device: "gate-1",
+    state: "online",
+    tsMs: T0,
+    version: "0.1.0",
+    bootId: "boot-1",
+    receivedMs: T0 + 5,
+    ...o,
+  };
+}
+
+function event(o: Partial<DeviceEvent> = {}): DeviceEvent {
+  return {
+    key: "ev-1",
+    site: "market-1",
+    device: "gate-1",
+    type: "door_forced",
+    tsMs: T0,
+    payload: '{"type":"door_forced"}',
+    receivedMs: T0 + 5,
+    ...o,
+  };
+}
+
+export function entryStoreContract(name: string, factory: StoreFactory): void {
+  describe(`EntryStore contract: ${name}`, () => {
+    let store: EntryStore;
+
+    beforeEach(async () => {
+      store = await factory.create();
+      await store.migrate();
+    });
+
+    afterEach(async () => {
+      await factory.destroy(store);
+    });
+
+    it("migrates to the latest version, and a second migrate changes nothing", async () => {
+      expect(await store.schemaVersion()).toBe(LATEST_VERSION);
+      expect(await store.migrate()).toBe(LATEST_VERSION);
+    });
+
+    it("stores entries idempotently by id and counts only new ones", async () => {
+      const a = makeEntry({ tsMs: T0 });
+      const b = makeEntry({ tsMs: T0 + 1000, subject: subjectId(2) });
+      expect(await store.insertEntries([a, b])).toBe(2);
+      expect(await store.insertEntries([a, b, a])).toBe(0);
+      const c = makeEntry({ tsMs: T0 + 2000 });
+      expect(await store.insertEntries([c, c])).toBe(1);
+      expect(await store.countEntries()).toBe(3);
+    });
+
+    it("returns entries exactly as received, ts in ISO-8601 UTC", async () => {
+      const e = makeEntry({ tsMs: T0 + 123, subject: null, kind: "unknown", stale: true, latencyMs: 3.25, statusVersion: 42 });
+      await store.insertEntries([e]);
+      const got = await store.entriesAtDoor(e, { fromMs: T0, toMs: T0 + 1000 });
+      expect(got).toEqual([e]);
+    });
+
+    it("treats the range as half-open [from, to)", async () => {
+      const at = makeEntry({ tsMs: T0 });
+      const end = makeEntry({ tsMs: T0 + MIN });
+      await store.insertEntries([at, end]);
+      const got = await store.entriesAtDoor(at, { fromMs: T0, toMs: T0 + MIN });
+      expect(got.map((e) => e.id)).toEqual([at.id]);
+    });
+
+    it("lists only allowed passages unless denied ones are asked for", async () => {
+      const ok = makeEntry({ tsMs: T0 });
+      const no = makeEntry({ tsMs: T0 + 1, decision: "deny", reason: "quarantine" });
+      await store.insertEntries([ok, no]);
+      const range = { fromMs: T0, toMs: T0 + MIN };
+      expect((await store.entriesOfSubject(ok.subject!, range)).map((e) => e.id)).toEqual([ok.id]);
+      expect((await store.entriesOfSubject(ok.subject!, range, { includeDenied: true })).map((e) => e.id)).toEqual([
+        ok.id,
+        no.id,
+      ]);
+    });
+
+    it("keeps the newest device state and ignores an older or repeated one", async () => {
+      expect(await store.upsertDeviceState(state({ tsMs: T0 + 10, state: "offline" }))).toBe(true);
+      expect(await store.upsertDeviceState(state({ tsMs: T0 }))).toBe(false);
+      expect(await store.upsertDeviceState(state({ tsMs: T0 + 10, state: "offline" }))).toBe(false);
+      expect(await store.upsertDeviceState(state({ device: "gate-2" }))).toBe(true);
+      const states = await store.deviceStates();
+      expect(states.map((s) => [s.device, s.state, s.tsMs])).toEqual([
+        ["gate-1", "offline", T0 + 10],
+        ["gate-2", "online", T0],
+      ]);
+    });
+
+    it("stores events idempotently by key", async () => {
+      expect(await store.insertEvent(event())).toBe(true);
+      expect(await store.insertEvent(event())).toBe(false);
+      expect(await store.insertEvent(event({ key: "ev-2", tsMs: T0 + 1 }))).toBe(true);
+      expect((await store.events({ fromMs: T0, toMs: T0 + MIN })).map((e) => e.key)).toEqual(["ev-1", "ev-2"]);
+    });
+
+    it("commits entries, states and events of a batch together", async () => {
+      const r = await store.commitBatch({
+        entries: [makeEntry({ tsMs: T0 }), makeEntry({ tsMs: T0 + 1 })],
+        states: [state()],
+        events: [event()],
+        receivedMs: T0 + 10,
+      });
+      expect(r).toEqual({ newEntries: 2, newEvents: 1, statesApplied: 1 });
+    });
+
+    it("rolls back the whole batch when one row is refused", async () => {
+      const bad = { ...makeEntry({ tsMs: T0 + 1 }), decision: "maybe" } as unknown as ReturnType<typeof makeEntry>;
+      await expect(
+        store.commitBatch({ entries: [makeEntry({ tsMs: T0 }), bad], states: [state()], events: [], receivedMs: T0 }),
+      ).rejects.toThrow();
+      expect(await store.countEntries()).toBe(0);
+      expect(await store.deviceStates()).toEqual([]);
+    });
+
+    it("purges entries and events older than the cut-off", async () => {
+      await store.insertEntries([makeEntry({ tsMs: T0 - 1 }), makeEntry({ tsMs: T0 }), makeEntry({ tsMs: T0 + 1 })]);
+      await store.insertEvent(event({ tsMs: T0 - 1 }));
+      expect(await store.purge(T0)).toEqual({ entries: 1, events: 1 });
+      expect(await store.countEntries()).toBe(2);
+    });
+
+    it("finds contacts within the window at the same door only, never the subject themself", async () => {
+      const f0 = subjectId(1);
+      const p = makeEntry({ tsMs: T0, subject: f0 });
+      const near = makeEntry({ tsMs: T0 + 14 * MIN, subject: subjectId(2) });
+      const edge = makeEntry({ tsMs: T0 - 15 * MIN, subject: subjectId(3) });
+      const far = makeEntry({ tsMs: T0 + 16 * MIN, subject: subjectId(4) });
+      const otherDoor = makeEntry({ tsMs: T0 + MIN, subject: subjectId(5), door: "side" });
+      const otherDevice = makeEntry({ tsMs: T0 + MIN, subject: subjectId(6), device: "gate-2" });
+      const denied = makeEntry({ tsMs: T0 + MIN, subject: subjectId(7), decision: "deny", reason: "red_zone" });
+      const self = makeEntry({ tsMs: T0 + 2 * MIN, subject: f0 });
+      const nobody = makeEntry({ tsMs: T0 + MIN, subject: null, kind: "unknown", decision: "deny", reason: "bad_format" });
+      await store.insertEntries([p, near, edge, far, otherDoor, otherDevice, denied, self, nobody]);
+      const report = await traceContacts(store, f0, { fromMs: T0, toMs: T0 + MIN }, 15 * MIN);
+      expect(report.subjectPassages.map((e) => e.id)).toEqual([p.id]);
+      expect(report.contacts.map((c) => [c.subject, c.sharedPassages, c.closestSeconds])).toEqual([
+        [subjectId(2), 1, 14 * 60],
+        [subjectId(3), 1, 15 * 60],
+      ]);
+      const withDenied = await traceContacts(store, f0, { fromMs: T0, toMs: T0 + MIN }, 15 * MIN, {
+        includeDenied: true,
+      });
+      expect(withDenied.contacts.map((c) => c.subject)).toContain(subjectId(7));
+    });
+
+    it("ranks by shared passages, then by closeness", async () => {
+      const f0 = subjectId(1);
+      await store.insertEntries([
+        makeEntry({ tsMs: T0, subject: f0 }),
+        makeEntry({ tsMs: T0 + 60 * MIN, subject: f0 }),
+        makeEntry({ tsMs: T0 + 10 * MIN, subject: subjectId(2) }),
+        makeEntry({ tsMs: T0 + 65 * MIN, subject: subjectId(2) }),
+        makeEntry({ tsMs: T0 + 30_000, subject: subjectId(3) }),
+        makeEntry({ tsMs: T0 + 61 * MIN, subject: subjectId(4) }),
+      ]);
+      const report = await traceContacts(store, f0, { fromMs: T0, toMs: T0 + 120 * MIN }, 15 * MIN);
+      expect(report.contacts.map((c) => [c.subject, c.sharedPassages, c.closestSeconds])).toEqual([
+        [subjectId(2), 2, 300],
+        [subjectId(3), 1, 30],
+        [subjectId(4), 1, 60],
+      ]);
+      expect(report.contacts[0]!.passages.map((p) => p.deltaSeconds)).toEqual([600, 300]);
+    });
+
+    describe("against a generated ground truth", () => {
+      const data = generateDataset(20211, 1500, 60, 6);
+      const f = { fromMs: data.startMs + 3_600_000, toMs: data.startMs + 4 * 3_600_000 };
+
+      beforeEach(async () => {
+        for (let i = 0; i < data.entries.length; i += 400) await store.insertEntries(data.entries.slice(i, i + 400));
+      });
+
+      it("answers who passed each door, in order", async () => {
+        for (const d of data.doors) {
+          expect(await store.entriesAtDoor(d, f)).toEqual(oracle.door(data.entries, d, f));
+          expect(await store.entriesAtDoor(d, f, { includeDenied: true })).toEqual(
+            oracle.door(data.entries, d, { ...f, includeDenied: true }),
+          );
+        }
+      });
+
+      it("answers who passed each site, in order", async () => {
+        for (const site of ["market-1", "hospital-2", "nowhere"]) {
+          expect(await store.entriesAtSite(site, f)).toEqual(oracle.site(data.entries, site, f));
+        }
+      });
+
+      it("answers where and when each subject passed", async () => {
+        for (const s of data.subjects.slice(0, 20)) {
+          expect(await store.entriesOfSubject(s, f)).toEqual(oracle.subject(data.entries, s, f));
+        }
+      });
+
+      it("answers the contacts of each subject for several windows", async () => {
+        for (const s of data.subjects.slice(0, 12)) {
+          for (const w of [5 * MIN, 15 * MIN]) {
+            const pairs = await store.contactPairs(s, f, w);
+            expect(rankContacts(pairs)).toEqual(oracle.contacts(data.entries, s, w, f));
+          }
+          const withDenied = await traceContacts(store, s, f, 15 * MIN, { includeDenied: true });
+          expect(withDenied.contacts).toEqual(oracle.contacts(data.entries, s, 15 * MIN, { ...f, includeDenied: true }));
+        }
+      });
+    });
+  });
+}
