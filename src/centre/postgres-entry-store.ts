@@ -55,6 +55,10 @@ export function redactUrl(url: string): string {
   }
 }
 
+/** pg's own parsers, except int8 as a number. */
+const typeParser: typeof pg.types.getTypeParser = (oid, format) =>
+  (oid as number) === INT8_OID ? (v: string): number => Number(v) : (pg.types.getTypeParser(oid, format) as unknown);
+
 const allowed = (alias: string, opts?: QueryOptions): string =>
   opts?.includeDenied === true ? "" : ` AND ${alias}decision = 'allow'`;
 
@@ -71,10 +75,7 @@ export class PostgresEntryStore implements EntryStore {
       max: opts.max ?? 4,
       ...(schema !== null ? { options: `-c search_path=${schema}` } : {}),
       // Epoch milliseconds and counts are int8; they fit a JavaScript number exactly (< 2^53).
-      types: {
-        getTypeParser: ((oid: number, format?: string) =>
-          oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as "text")) as never,
-      },
+      types: { getTypeParser: typeParser },
     });
     // An idle client losing its connection must not crash the process; the next query reconnects.
     this.pool.on("error", () => undefined);

@@ -119,7 +119,12 @@ export const oracle = {
   /** Brute force over every pair; ranks independently of `rankContacts`. */
   contacts(all: readonly EntryMessage[], subject: string, windowMs: number, f: Filter): Contact[] {
     const mine = oracle.subject(all, subject, f);
-    const people = new Map<string, { shared: Set<string>; closest: number; passages: Map<string, ContactPassage> }>();
+    interface Acc {
+      shared: Set<string>;
+      closest: number;
+      passages: Map<string, ContactPassage>;
+    }
+    const people = new Map<string, Acc>();
     for (const e of all) {
       if (e.subject === null || e.subject === subject) continue;
       if (f.includeDenied !== true && e.decision !== "allow") continue;
@@ -127,7 +132,7 @@ export const oracle = {
         if (p.site !== e.site || p.device !== e.device || p.door !== e.door) continue;
         const delta = tsOf(e) - tsOf(p);
         if (Math.abs(delta) > windowMs) continue;
-        const acc = people.get(e.subject) ?? { shared: new Set(), closest: Infinity, passages: new Map() };
+        const acc: Acc = people.get(e.subject) ?? { shared: new Set(), closest: Infinity, passages: new Map() };
         people.set(e.subject, acc);
         acc.shared.add(p.id);
         acc.closest = Math.min(acc.closest, Math.abs(delta));
