@@ -1,0 +1,229 @@
+import { createHash } from "node:crypto";
+import type { Logger } from "pino";
+import type { EntryMessage } from "./contract/entry.js";
+import { pseudonymize } from "./contract/pseudonym.js";
+import { deviceTopic } from "./contract/topics.js";
+import { decide, type Decision, type GateMode } from "./core/decide.js";
+import type { IssuerKeySet, ReplaySet } from "./core/issuer-keys.js";
+import type { Policy } from "./core/policy.js";
+import type { Reason } from "./core/reason.js";
+import type { StatusRow } from "./core/status-row.js";
+import type { Clock } from "./drivers/clock.js";
+import type { Relay } from "./drivers/relay/relay.js";
+import type { ScannedCode } from "./drivers/scanner/scanner.js";
+import { LatencyStats } from "./services/latency-stats.js";
+import { Uuidv7Generator } from "./services/uuidv7.js";
+import type { JournalRecord } from "./store/journal.js";
+import type { StatusMeta } from "./store/status-table.js";
+
+/** The status table as the gate uses it. */
+export interface StatusSource {
+  lookup(id: string): StatusRow | undefined;
+  meta(): StatusMeta;
+}
+
+/** Where decisions are put on record. `record` returns only once the entry is durable, or throws. */
+export interface EntryJournal {
+  record(r: JournalRecord): void;
+}
+
+/** Told that the outbox has something new; must return at once. */
+export interface UplinkNudge {
+  kick(): void;
+}
+
+export interface GateSettings {
+  readonly site: string;
+  readonly device: string;
+  readonly door: string;
+  readonly topicRoot: string;
+  readonly policy: Policy;
+  readonly keys: IssuerKeySet;
+  readonly skewS: number;
+  readonly budgetMs: number;
+  readonly dedupMs: number;
+  /** When set, entries carry HMAC-SHA256(key, ID) instead of the ID. */
+  readonly pseudonymizeKey?: string;
+}
+
+export interface GatePorts {
+  readonly clock: Clock;
+  readonly relay: Relay;
+  readonly status: StatusSource;
+  readonly journal: EntryJournal;
+  readonly replay: ReplaySet;
+  readonly uplink: UplinkNudge;
+  readonly log: Logger;
+}
+
+/** What became of one scan, for the screen, the demo printer and tests. */
+export interface ScanOutcome {
+  readonly decision: "allow" | "deny";
+  readonly reason: Reason;
+  readonly detail: string | null;
+  readonly kind: EntryMessage["kind"];
+  /** The entry as journaled and published; null when the journal could not take it. */
+  readonly entry: EntryMessage | null;
+  /** Code received -> decision, ms. */
+  readonly decideMs: number;
+  /** Code received -> relay commanded (or refusal signalled), ms. */
+  readonly totalMs: number;
+}
+
+/** Per-step timings kept for the bench and the health report. */
+export interface GateTimings {
+  readonly decide: LatencyStats;
+  readonly journal: LatencyStats;
+  readonly total: LatencyStats;
+}
+
+const HOUR_MS = 3_600_000;
+
+/** A short, non-reversible tag for logs: never a whole ID at info level. */
+export function logTag(id: string | null): string | null {
+  return id === null ? null : createHash("sha256").update(id).digest("hex").slice(0, 8);
+}
+
+/**
+ * The gate loop for one door: code -> decision -> journal -> relay -> uplink nudge. Synchronous from code to
+ * relay command: nothing on that path waits on the network or on a timer.
+ */
+export class Gate {
+  private mode: GateMode = "normal";
+  private lastCode: Buffer | null = null;
+  private lastCodeMono = -Infinity;
+  private wasStale: boolean | null = null;
+  private readonly ids = new Uuidv7Generator();
+  private readonly listeners: Array<(o: ScanOutcome) => void> = [];
+  readonly timings: GateTimings = {
+    decide: new LatencyStats(),
+    journal: new LatencyStats(),
+    total: new LatencyStats(),
+  };
+
+  constructor(
+    private readonly settings: GateSettings,
+    private readonly ports: GatePorts,
+  ) {}
+
+  setMode(mode: GateMode): void {
+    this.mode = mode;
+  }
+
+  onOutcome(fn: (o: ScanOutcome) => void): void {
+    this.listeners.push(fn);
+  }
+
+  /** Handles one code from the scanner. Returns null when it repeats the previous code within `dedupMs`. */
+  handle(code: ScannedCode): ScanOutcome | null {
+    const { clock, log } = this.ports;
+    const s = this.settings;
+    if (this.isRepeat(code)) {
+      log.debug("repeat of the previous code within dedupMs: one scan");
+      return null;
+    }
+    const nowMs = clock.wallMs();
+    const meta = this.ports.status.meta();
+    const stale = meta.updatedMs === null || nowMs - meta.updatedMs > s.policy.maxCacheAgeHours * HOUR_MS;
+    this.noteStale(stale, meta);
+
+    let d: Decision = decide({
+      bytes: code.bytes,
+      nowMs,
+      mode: this.mode,
+      policy: s.policy,
+      keys: s.keys,
+      skewS: s.skewS,
+      replay: this.ports.replay,
+      lookup: (id) => this.ports.status.lookup(id),
+    });
+    const decidedMono = clock.monoMs();
+    const decideMs = decidedMono - code.receivedMono;
+    if (decideMs > s.budgetMs) {
+      d = { ...d, decision: "deny", reason: "budget_exceeded", detail: `decision took ${Math.round(decideMs)} ms`, usedPass: null };
+    }
+
+    const entry: EntryMessage = {
+      id: this.ids.next(nowMs),
+      ts: new Date(nowMs).toISOString(),
+      site: s.site,
+      device: s.device,
+      door: s.door,
+      decision: d.decision,
+      reason: d.reason,
+      kind: d.kind,
+      subject: d.subject === null || s.pseudonymizeKey === undefined ? d.subject : pseudonymize(d.subject, s.pseudonymizeKey),
+      latencyMs: Math.round(decideMs * 1000) / 1000,
+      statusVersion: meta.version,
+      stale,
+    };
+
+    let journaled: EntryMessage | null = entry;
+    try {
+      this.ports.journal.record({
+        entry,
+        detail: d.detail,
+        topic: deviceTopic(s.topicRoot, s.site, s.device, "entry"),
+        usedPass: d.usedPass === null ? null : { jti: d.usedPass.jti, expiresS: d.usedPass.expS + s.skewS },
+      });
+    } catch (e) {
+      // Journal before the door: an entry that cannot be put on record does not open it.
+      log.error({ err: (e as Error).message }, "journal unavailable: refusing");
+      journaled = null;
+      d = { ...d, decision: "deny", reason: "journal_unavailable", detail: (e as Error).message, usedPass: null };
+    }
+    const journaledMono = clock.monoMs();
+
+    if (d.decision === "allow") {
+      try {
+        this.ports.relay.pulse();
+      } catch (e) {
+        log.error({ err: (e as Error).message }, "relay fault: door not released");
+      }
+    }
+    const totalMs = clock.monoMs() - code.receivedMono;
+    if (journaled !== null) this.ports.uplink.kick();
+
+    this.timings.decide.add(decideMs);
+    this.timings.journal.add(journaledMono - decidedMono);
+    this.timings.total.add(totalMs);
+    log.info(
+      { decision: d.decision, reason: d.reason, kind: d.kind, who: logTag(d.subject), ms: Math.round(totalMs * 100) / 100 },
+      d.decision === "allow" ? "allowed" : "denied",
+    );
+    if (d.detail !== null) log.debug({ detail: d.detail }, "decision detail");
+    const outcome: ScanOutcome = {
+      decision: d.decision,
+      reason: d.reason,
+      detail: d.detail,
+      kind: d.kind,
+      entry: journaled,
+      decideMs,
+      totalMs,
+    };
+    for (const fn of this.listeners) fn(outcome);
+    return outcome;
+  }
+
+  private isRepeat(code: ScannedCode): boolean {
+    const repeat =
+      this.lastCode !== null &&
+      code.receivedMono - this.lastCodeMono < this.settings.dedupMs &&
+      this.lastCode.equals(code.bytes);
+    // Sliding: a card held under a scanner in continuous mode stays one scan.
+    this.lastCode = code.bytes;
+    this.lastCodeMono = code.receivedMono;
+    return repeat;
+  }
+
+  private noteStale(stale: boolean, meta: StatusMeta): void {
+    if (stale === this.wasStale) return;
+    this.wasStale = stale;
+    if (stale) {
+      this.ports.log.warn(
+        { statusVersion: meta.version, updatedMs: meta.updatedMs, maxCacheAgeHours: this.settings.policy.maxCacheAgeHours },
+        "stale_cache: the status table is older than maxCacheAgeHours; entries are marked stale",
+      );
+    }
+  }
+}

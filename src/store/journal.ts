@@ -1,0 +1,65 @@
+import type { EntryMessage } from "../contract/entry.js";
+import type { SqliteDb } from "./database.js";
+import { StoreError } from "./store-error.js";
+
+export interface JournalRecord {
+  readonly entry: EntryMessage;
+  /** Why, in words, for the technician; kept locally, never published. */
+  readonly detail: string | null;
+  /** Where the uplink will publish the entry. */
+  readonly topic: string;
+  /** A pass this entry used up, kept until `expiresS` so it cannot be shown again. */
+  readonly usedPass: { readonly jti: string; readonly expiresS: number } | null;
+}
+
+/**
+ * The entry journal. `record` writes the entry, its outbox row and the used pass in one transaction: when it
+ * returns, all three are on disk (the gate's connection runs with synchronous=FULL), and the relay may move.
+ */
+export class Journal {
+  private readonly insertEntry;
+  private readonly insertOutbox;
+  private readonly insertPass;
+  private readonly recordTx;
+  private readonly purgeStmt;
+
+  constructor(db: SqliteDb) {
+    this.insertEntry = db.prepare(
+      `INSERT INTO entries (id, ts_ms, site, device, door, decision, reason, detail, kind, subject, latency_ms,
+         status_version, stale) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.insertOutbox = db.prepare("INSERT INTO outbox (topic, payload, qos, created_ms) VALUES (?, ?, 1, ?)");
+    this.insertPass = db.prepare("INSERT OR REPLACE INTO used_passes (jti, expires_s) VALUES (?, ?)");
+    this.recordTx = db.transaction((r: JournalRecord, tsMs: number) => {
+      const e = r.entry;
+      this.insertEntry.run(
+        e.id, tsMs, e.site, e.device, e.door, e.decision, e.reason, r.detail, e.kind, e.subject, e.latencyMs,
+        e.statusVersion, e.stale ? 1 : 0,
+      );
+      this.insertOutbox.run(r.topic, JSON.stringify(e), tsMs);
+      if (r.usedPass !== null) this.insertPass.run(r.usedPass.jti, r.usedPass.expiresS);
+    });
+    // Small batches keep each write transaction short, so a purge never holds up a scan for long.
+    this.purgeStmt = db.prepare("DELETE FROM entries WHERE seq IN (SELECT seq FROM entries WHERE ts_ms < ? LIMIT 2000)");
+  }
+
+  /** Throws StoreError `E_STORE_WRITE` (disk full, I/O error, read-only file): the entry is then not on record. */
+  record(r: JournalRecord): void {
+    const tsMs = Date.parse(r.entry.ts);
+    try {
+      this.recordTx.immediate(r, tsMs);
+    } catch (e) {
+      throw new StoreError("E_STORE_WRITE", `journal write failed: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /** Deletes entries older than `cutoffMs` (wall time); returns how many. Published or not: the outbox holds its own copy. */
+  purgeOlderThan(cutoffMs: number): number {
+    let total = 0;
+    for (;;) {
+      const n = this.purgeStmt.run(cutoffMs).changes;
+      total += n;
+      if (n === 0) return total;
+    }
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * Schema versions of the gate's SQLite file, applied in order inside one transaction each.
+ * Append only: a released migration is never edited (devices in the field have run it).
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: status table, entry journal, outbox, replay set, settings.
+  `
+  CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+
+  CREATE TABLE status (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    doses INTEGER NOT NULL,
+    last_dose TEXT,
+    recovered_on TEXT,
+    dob TEXT,
+    zone TEXT,
+    flags TEXT NOT NULL DEFAULT ''
+  ) WITHOUT ROWID;
+
+  -- The journal keeps what the gate decided; subject is what the contract allows (the ID or its keyed hash).
+  CREATE TABLE entries (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    ts_ms INTEGER NOT NULL,
+    site TEXT NOT NULL,
+    device TEXT NOT NULL,
+    door TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    detail TEXT,
+    kind TEXT NOT NULL,
+    subject TEXT,
+    latency_ms REAL NOT NULL,
+    status_version INTEGER NOT NULL,
+    stale INTEGER NOT NULL
+  );
+  CREATE INDEX entries_ts ON entries (ts_ms);
+
+  -- Messages waiting for a PUBACK, published verbatim so a retry is byte-identical.
+  CREATE TABLE outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    qos INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL
+  );
+
+  CREATE TABLE used_passes (jti TEXT PRIMARY KEY, expires_s INTEGER NOT NULL) WITHOUT ROWID;
+  CREATE INDEX used_passes_expiry ON used_passes (expires_s);
+  `,
+];

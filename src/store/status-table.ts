@@ -1,0 +1,148 @@
+import type { StatusRow } from "../core/status-row.js";
+import type { SqliteDb } from "./database.js";
+import { SETTING, Settings } from "./settings.js";
+
+interface RawRow {
+  id: string;
+  status: string;
+  doses: number;
+  last_dose: string | null;
+  recovered_on: string | null;
+  dob: string | null;
+  zone: string | null;
+  flags: string;
+}
+
+export interface StatusMeta {
+  /** Increments with every accepted import or snapshot; 0 before the first. */
+  readonly version: number;
+  /** Wall time the current table was loaded, ms since the epoch; null before the first. */
+  readonly updatedMs: number | null;
+  readonly rows: number;
+}
+
+const COLUMNS = "id, status, doses, last_dose, recovered_on, dob, zone, flags";
+const STAGE_DDL = `CREATE TABLE status_stage (
+  id TEXT PRIMARY KEY, status TEXT NOT NULL, doses INTEGER NOT NULL, last_dose TEXT,
+  recovered_on TEXT, dob TEXT, zone TEXT, flags TEXT NOT NULL DEFAULT '') WITHOUT ROWID`;
+
+function toParams(r: StatusRow): unknown[] {
+  return [r.id, r.status, r.doses, r.lastDose, r.recoveredOn, r.dob, r.zone, r.flags.join(";")];
+}
+
+/**
+ * The locally cached status table. Lookups are one primary-key read. A full load is staged in a side table
+ * and swapped in by one transaction, so a crash mid-load leaves the old table deciding, never a mix.
+ */
+export class StatusTable {
+  private readonly lookupStmt;
+  private readonly settings: Settings;
+
+  constructor(private readonly db: SqliteDb) {
+    this.lookupStmt = db.prepare<[string], RawRow>(`SELECT ${COLUMNS} FROM status WHERE id = ?`);
+    this.settings = new Settings(db);
+  }
+
+  lookup(id: string): StatusRow | undefined {
+    const r = this.lookupStmt.get(id);
+    if (r === undefined) return undefined;
+    return {
+      id: r.id,
+      status: r.status as StatusRow["status"],
+      doses: r.doses,
+      lastDose: r.last_dose,
+      recoveredOn: r.recovered_on,
+      dob: r.dob,
+      zone: r.zone as StatusRow["zone"],
+      flags: r.flags === "" ? [] : r.flags.split(";"),
+    };
+  }
+
+  meta(): StatusMeta {
+    return {
+      version: this.settings.getNumber(SETTING.statusVersion) ?? 0,
+      updatedMs: this.settings.getNumber(SETTING.statusUpdatedMs) ?? null,
+      rows: this.settings.getNumber(SETTING.statusRows) ?? 0,
+    };
+  }
+
+  /** Begins a full replacement: the returned stage takes rows in batches, then swaps or is discarded. */
+  beginReplace(): StatusStage {
+    this.db.exec("DROP TABLE IF EXISTS status_stage");
+    this.db.exec(STAGE_DDL);
+    return new StatusStage(this.db, "status_stage", (count, nowMs) => {
+      this.db
+        .transaction(() => {
+          this.db.exec("DROP TABLE status");
+          this.db.exec("ALTER TABLE status_stage RENAME TO status");
+          this.bumpVersion(count, nowMs);
+        })
+        .immediate();
+    });
+  }
+
+  /** Begins a merge: rows upsert into the live table, committed together when the stage is finished. */
+  beginMerge(): StatusStage {
+    this.db.exec("DROP TABLE IF EXISTS status_stage");
+    this.db.exec(STAGE_DDL);
+    return new StatusStage(this.db, "status_stage", (_count, nowMs) => {
+      this.db
+        .transaction(() => {
+          this.db.exec(
+            `INSERT INTO status (${COLUMNS}) SELECT ${COLUMNS} FROM status_stage WHERE true
+             ON CONFLICT (id) DO UPDATE SET status = excluded.status, doses = excluded.doses,
+               last_dose = excluded.last_dose, recovered_on = excluded.recovered_on, dob = excluded.dob,
+               zone = excluded.zone, flags = excluded.flags`,
+          );
+          this.db.exec("DROP TABLE status_stage");
+          const total = (this.db.prepare("SELECT count(*) AS n FROM status").get() as { n: number }).n;
+          this.bumpVersion(total, nowMs);
+        })
+        .immediate();
+    });
+  }
+
+  private bumpVersion(rows: number, nowMs: number): void {
+    this.settings.set(SETTING.statusVersion, (this.settings.getNumber(SETTING.statusVersion) ?? 0) + 1);
+    this.settings.set(SETTING.statusUpdatedMs, nowMs);
+    this.settings.set(SETTING.statusRows, rows);
+  }
+}
+
+/** Rows being loaded; nothing is visible to lookups until `commit`. */
+export class StatusStage {
+  private readonly insert;
+  private count = 0;
+
+  constructor(
+    private readonly db: SqliteDb,
+    private readonly table: string,
+    private readonly onCommit: (count: number, nowMs: number) => void,
+  ) {
+    this.insert = db.prepare(`INSERT INTO ${table} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`);
+  }
+
+  /** Adds a batch in one transaction; returns the indexes (within the batch) of IDs already staged. */
+  addBatch(rows: readonly StatusRow[]): number[] {
+    const duplicates: number[] = [];
+    this.db.transaction(() => {
+      rows.forEach((r, i) => {
+        if (this.insert.run(...toParams(r)).changes === 0) duplicates.push(i);
+        else this.count++;
+      });
+    })();
+    return duplicates;
+  }
+
+  get staged(): number {
+    return this.count;
+  }
+
+  commit(nowMs: number): void {
+    this.onCommit(this.count, nowMs);
+  }
+
+  discard(): void {
+    this.db.exec(`DROP TABLE IF EXISTS ${this.table}`);
+  }
+}

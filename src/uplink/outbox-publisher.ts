@@ -1,0 +1,139 @@
+import type { Logger } from "pino";
+import type { MqttClient } from "mqtt";
+import type { CancelTimer, Clock } from "../drivers/clock.js";
+import type { OutboxRow } from "../store/outbox.js";
+
+/** The part of the store the publisher needs. */
+export interface OutboxPort {
+  after(seq: number, limit: number): OutboxRow[];
+  /** Removes acknowledged rows, all in one transaction. */
+  removeMany(seqs: readonly number[]): void;
+}
+
+export interface PublisherOptions {
+  /** Messages handed to the client and not yet acknowledged, at most. */
+  readonly window: number;
+  /** Acknowledged rows are deleted in batches this often: one disk sync per batch, not per message. */
+  readonly ackFlushMs: number;
+}
+
+/**
+ * Drains the outbox over MQTT at QoS 1, oldest first. A row leaves the outbox only after its PUBACK; a crash
+ * between PUBACK and the batched delete re-sends it, which the collector's de-duplication by `id` absorbs.
+ * Messages in flight when the connection drops stay with the MQTT client, which re-sends them on reconnect.
+ */
+export class OutboxPublisher {
+  /** Highest sequence number handed to the client (rows above it have never been sent this run). */
+  private cursor = 0;
+  private readonly inflight = new Set<number>();
+  private acked: number[] = [];
+  private flushTimer: CancelTimer | null = null;
+  private client: MqttClient | null = null;
+  private draining = false;
+  private stopped = false;
+  private readonly idleWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly outbox: OutboxPort,
+    private readonly opts: PublisherOptions,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {}
+
+  attach(client: MqttClient): void {
+    this.client = client;
+  }
+
+  /** New rows may be waiting (after a journal write, or on connect). Cheap; never blocks on the network. */
+  kick(): void {
+    if (this.draining || this.stopped) return;
+    const client = this.client;
+    if (client === null || !client.connected) return;
+    this.draining = true;
+    try {
+      let room = this.opts.window - this.inflight.size;
+      while (room > 0) {
+        const rows = this.outbox.after(this.cursor, room);
+        if (rows.length === 0) break;
+        for (const row of rows) {
+          this.cursor = row.seq;
+          // After a rewind, rows still with the client or acknowledged but not yet deleted are not sent again.
+          if (this.inflight.has(row.seq) || this.acked.includes(row.seq)) continue;
+          this.send(client, row);
+          room--;
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+    this.notifyIfIdle();
+  }
+
+  private send(client: MqttClient, row: OutboxRow): void {
+    this.inflight.add(row.seq);
+    client.publish(row.topic, row.payload, { qos: row.qos }, (e) => {
+      this.inflight.delete(row.seq);
+      if (e) {
+        // The client gave the message up (we are stopping, or it was refused): send it again later.
+        this.log.warn({ seq: row.seq, err: e.message }, "publish failed; will retry");
+        this.cursor = Math.min(this.cursor, row.seq - 1);
+      } else {
+        this.acked.push(row.seq);
+        this.flushTimer ??= this.clock.setTimer(this.opts.ackFlushMs, () => this.flushAcks());
+      }
+      this.kick();
+    });
+  }
+
+  /** Deletes acknowledged rows now. */
+  flushAcks(): void {
+    this.flushTimer?.();
+    this.flushTimer = null;
+    if (this.acked.length === 0) return;
+    const seqs = this.acked;
+    this.acked = [];
+    try {
+      this.outbox.removeMany(seqs);
+    } catch (e) {
+      // Kept rows are only re-sent (duplicates the collector drops); nothing is lost.
+      this.log.error({ err: (e as Error).message, rows: seqs.length }, "could not delete acknowledged outbox rows");
+    }
+    this.notifyIfIdle();
+  }
+
+  get inFlight(): number {
+    return this.inflight.size;
+  }
+
+  /** Resolves when nothing is in flight and the outbox has no unsent row (or after `timeoutMs`). */
+  whenIdle(timeoutMs: number): Promise<boolean> {
+    if (this.isIdle()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const cancel = this.clock.setTimer(timeoutMs, () => resolve(false));
+      this.idleWaiters.push(() => {
+        cancel();
+        resolve(true);
+      });
+    });
+  }
+
+  private isIdle(): boolean {
+    return this.inflight.size === 0 && this.outbox.after(0, 1).length === 0;
+  }
+
+  private notifyIfIdle(): void {
+    if (this.idleWaiters.length === 0 || this.inflight.size > 0) return;
+    this.flushAcksIfPending();
+    if (!this.isIdle()) return;
+    for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  private flushAcksIfPending(): void {
+    if (this.acked.length > 0) this.flushAcks();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.flushAcks();
+  }
+}
