@@ -25,7 +25,7 @@ let validator: ReturnType<InstanceType<typeof Ajv>["compile"]> | null = null;
 
 function getValidator(): NonNullable<typeof validator> {
   if (validator === null) {
-    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true });
+    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, strictRequired: false, allowUnionTypes: true });
     validator = ajv.compile(JSON.parse(readFileSync(schemaPath(), "utf8")) as object);
   }
   return validator;
