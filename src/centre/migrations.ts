@@ -112,3 +112,13 @@ export const LATEST_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version)
 /** The table that records applied versions, in either dialect. */
 export const MIGRATIONS_TABLE_SQL =
   "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ms BIGINT NOT NULL)";
+
+/**
+ * When an incoming device state (`excluded`) replaces the stored one, in either dialect: a newer `ts` wins; and
+ * an `offline` wins over the `online` of the same boot even with an older `ts`, because it is the MQTT will,
+ * whose payload (and time) the device fixed when it connected, before it published `online`. The stored
+ * `ts_ms` never goes backwards (the stores keep the greater), so a late `online` of the old boot stays out.
+ */
+export const STATE_IS_NEWER = `excluded.ts_ms > device_state.ts_ms
+  OR (excluded.state = 'offline' AND device_state.state = 'online'
+      AND excluded.boot_id IS NOT DISTINCT FROM device_state.boot_id)`;

@@ -26,7 +26,7 @@ import {
   type EventRow,
   type StateRow,
 } from "./entry-row.js";
-import { MIGRATIONS, MIGRATIONS_TABLE_SQL } from "./migrations.js";
+import { MIGRATIONS, MIGRATIONS_TABLE_SQL, STATE_IS_NEWER } from "./migrations.js";
 
 const INT8_OID = 20;
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -156,9 +156,9 @@ export class PostgresEntryStore implements EntryStore {
         const r = await client.query(
           `INSERT INTO device_state (site, device, state, ts_ms, version, boot_id, received_ms)
            VALUES ($1, $2, $3, $4, $5, $6, $7)
-           ON CONFLICT (site, device) DO UPDATE SET state = excluded.state, ts_ms = excluded.ts_ms,
+           ON CONFLICT (site, device) DO UPDATE SET state = excluded.state, ts_ms = GREATEST(excluded.ts_ms, device_state.ts_ms),
              version = excluded.version, boot_id = excluded.boot_id, received_ms = excluded.received_ms
-           WHERE excluded.ts_ms > device_state.ts_ms`,
+           WHERE ${STATE_IS_NEWER}`,
           [s.site, s.device, s.state, s.tsMs, s.version, s.bootId, s.receivedMs],
         );
         statesApplied += r.rowCount ?? 0;

@@ -26,7 +26,7 @@ import {
   type EventRow,
   type StateRow,
 } from "./entry-row.js";
-import { MIGRATIONS, MIGRATIONS_TABLE_SQL } from "./migrations.js";
+import { MIGRATIONS, MIGRATIONS_TABLE_SQL, STATE_IS_NEWER } from "./migrations.js";
 
 export interface SqliteStoreOptions {
   /** Open an existing file only, read-only (trace): never create an empty database by mistake. */
@@ -69,9 +69,9 @@ export class SqliteEntryStore implements EntryStore {
       upsertState: db.prepare(
         `INSERT INTO device_state (site, device, state, ts_ms, version, boot_id, received_ms)
          VALUES (@site, @device, @state, @ts_ms, @version, @boot_id, @received_ms)
-         ON CONFLICT (site, device) DO UPDATE SET state = excluded.state, ts_ms = excluded.ts_ms,
+         ON CONFLICT (site, device) DO UPDATE SET state = excluded.state, ts_ms = max(excluded.ts_ms, device_state.ts_ms),
            version = excluded.version, boot_id = excluded.boot_id, received_ms = excluded.received_ms
-         WHERE excluded.ts_ms > device_state.ts_ms`,
+         WHERE ${STATE_IS_NEWER}`,
       ),
       insertEvent: db.prepare(
         `INSERT INTO events (key, site, device, type, ts_ms, payload, received_ms)

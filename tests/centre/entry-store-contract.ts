@@ -111,6 +111,13 @@ export function entryStoreContract(name: string, factory: StoreFactory): void {
       ]);
     });
 
+    it("takes the will's offline over the online of the same boot, though the will's ts is older", async () => {
+      await store.upsertDeviceState(state({ tsMs: T0 + 10, state: "online" }));
+      expect(await store.upsertDeviceState(state({ tsMs: T0, state: "offline" }))).toBe(true);
+      expect(await store.upsertDeviceState(state({ tsMs: T0 + 5, state: "online", bootId: "boot-0" }))).toBe(false);
+      expect((await store.deviceStates()).map((s) => s.state)).toEqual(["offline"]);
+    });
+
     it("stores events idempotently by key", async () => {
       expect(await store.insertEvent(event())).toBe(true);
       expect(await store.insertEvent(event())).toBe(false);
