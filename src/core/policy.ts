@@ -29,9 +29,9 @@ export type Verdict =
 
 const DAY_MS = 86_400_000;
 
-/** Days from an ISO date (taken as midnight UTC) to `nowMs`; NaN for a malformed date. */
+/** Whole days from an ISO date to the UTC date of `nowMs`; NaN for a malformed date. */
 function daysSince(isoDate: string, nowMs: number): number {
-  return (nowMs - Date.parse(isoDate + "T00:00:00Z")) / DAY_MS;
+  return Math.floor((nowMs - Date.parse(isoDate + "T00:00:00Z")) / DAY_MS);
 }
 
 /** Applies the policy to a looked-up subject (undefined when the table does not hold the ID). */
