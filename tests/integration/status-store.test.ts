@@ -1,0 +1,143 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { parseStatusLine } from "../../src/core/status-csv.js";
+import { openDatabase, schemaVersion } from "../../src/store/database.js";
+import { MIGRATIONS } from "../../src/store/migrations.js";
+import { Settings } from "../../src/store/settings.js";
+import { importStatusCsv } from "../../src/store/status-import.js";
+import { StatusTable } from "../../src/store/status-table.js";
+import { TrustedClock } from "../../src/store/trusted-clock.js";
+import { FakeClock } from "../fakes/fake-clock.js";
+import { ROW } from "../support/gate-harness.js";
+
+const tmp = () => mkdtempSync(join(tmpdir(), "qrgate-store-"));
+const HEADER = "id,status,doses,last_dose,recovered_on,dob,zone,flags";
+
+function csv(dir: string, lines: string[]): string {
+  const p = join(dir, `s${Math.random().toString(36).slice(2)}.csv`);
+  writeFileSync(p, lines.join("\n") + "\n");
+  return p;
+}
+
+describe("status CSV rows", () => {
+  it.each([
+    ["001099012345,clear,2,2021-09-01,,1990-01-01,green,staff;guard", { id: "001099012345", status: "clear", doses: 2, lastDose: "2021-09-01", recoveredOn: null, dob: "1990-01-01", zone: "green", flags: ["staff", "guard"] }],
+    ['"001099012345","f0","0","","2022-02-02","","",""', { id: "001099012345", status: "f0", doses: 0, lastDose: null, recoveredOn: "2022-02-02", dob: null, zone: null, flags: [] }],
+  ])("parses %s", (line, row) => {
+    expect(parseStatusLine(line)).toEqual({ ok: true, value: row });
+  });
+
+  it.each([
+    ["00109901234,clear,2,,,,,", "id: expected 12 digits, got 11 characters"],
+    ["001099012345,sick,2,,,,,", 'status: expected one of clear f0 f1 blocked, got "sick"'],
+    ["001099012345,clear,two,,,,,", 'doses: expected a whole number 0-99, got "two"'],
+    ["001099012345,clear,2,2021-02-30,,,,", 'last_dose: expected a date YYYY-MM-DD or empty, got "2021-02-30"'],
+    ["001099012345,clear,2,,,01/01/1990,,", 'dob: expected a date YYYY-MM-DD or empty, got "01/01/1990"'],
+    ["001099012345,clear,2,,,,purple,", 'zone: expected one of green yellow orange red or empty, got "purple"'],
+    ["001099012345,clear,2,,,,", "expected 8 columns (id,status,doses,last_dose,recovered_on,dob,zone,flags), got 7"],
+    ['"001099012345,clear,2,,,,,', "unterminated quoted field"],
+    ["001099012345,clear,2,,,,,Staff Member", 'flags: "Staff Member" is not a flag (a-z 0-9 _ -, \';\'-separated)'],
+  ])("rejects %s: %s", (line, message) => {
+    expect(parseStatusLine(line)).toEqual({ ok: false, error: message });
+  });
+
+  it("never throws on any line", () => {
+    fc.assert(fc.property(fc.string({ maxLength: 300 }), (s) => {
+      const r = parseStatusLine(s);
+      expect(typeof r.ok).toBe("boolean");
+    }));
+  });
+});
+
+describe("status table import", () => {
+  it("replaces the table with the good rows and reports bad ones by line", async () => {
+    const dir = tmp();
+    const db = openDatabase(join(dir, "g.db"), { synchronous: "NORMAL" });
+    const t = new StatusTable(db);
+    await importStatusCsv(t, csv(dir, [HEADER, "001099000001,clear,2,,,,,", "001099000002,f0,2,,,,,"]), { strict: false, merge: false, nowMs: 1 });
+    const r = await importStatusCsv(t, csv(dir, [HEADER, "001099000003,clear,2,,,,,", "bad,row", "001099000003,f1,0,,,,,", ""]), { strict: false, merge: false, nowMs: 2 });
+    expect(r).toMatchObject({ imported: true, rows: 1, rejected: 2, version: 2, totalRows: 1 });
+    expect(r.errors).toEqual([
+      { line: 3, message: expect.stringMatching(/expected 8 columns/) as unknown },
+      { line: 4, message: "id repeats an earlier row" },
+    ]);
+    expect(t.lookup("001099000001")).toBeUndefined();
+    expect(t.lookup("001099000003")?.status).toBe("clear");
+    expect(t.meta()).toEqual({ version: 2, updatedMs: 2, rows: 1 });
+  });
+
+  it("imports nothing with --strict when any row is bad", async () => {
+    const dir = tmp();
+    const t = new StatusTable(openDatabase(join(dir, "g.db"), { synchronous: "NORMAL" }));
+    await importStatusCsv(t, csv(dir, ["001099000001,clear,2,,,,,"]), { strict: false, merge: false, nowMs: 1 });
+    const r = await importStatusCsv(t, csv(dir, ["001099000002,clear,2,,,,,", "001099000003,clear,2,,,,red-ish,"]), { strict: true, merge: false, nowMs: 2 });
+    expect(r).toMatchObject({ imported: false, rows: 1, rejected: 1, version: 1 });
+    expect(t.lookup("001099000001")).toBeDefined();
+    expect(t.lookup("001099000002")).toBeUndefined();
+  });
+
+  it("merges into the table with --merge", async () => {
+    const dir = tmp();
+    const t = new StatusTable(openDatabase(join(dir, "g.db"), { synchronous: "NORMAL" }));
+    await importStatusCsv(t, csv(dir, ["001099000001,clear,2,,,,,", "001099000002,clear,2,,,,,"]), { strict: false, merge: false, nowMs: 1 });
+    const r = await importStatusCsv(t, csv(dir, ["001099000002,f0,2,,,,,", "001099000003,clear,1,,,,,"]), { strict: false, merge: true, nowMs: 2 });
+    expect(r).toMatchObject({ imported: true, rows: 2, totalRows: 3, version: 2 });
+    expect(t.lookup("001099000002")?.status).toBe("f0");
+    expect(t.lookup("001099000001")?.status).toBe("clear");
+  });
+
+  it("leaves the old table deciding when a load dies before its swap", () => {
+    const dir = tmp();
+    const path = join(dir, "g.db");
+    const db = openDatabase(path, { synchronous: "FULL" });
+    const t = new StatusTable(db);
+    const s1 = t.beginReplace();
+    s1.addBatch([ROW("001099000001")]);
+    s1.commit(1);
+    const s2 = t.beginReplace();
+    s2.addBatch([ROW("001099000002")]);
+    db.close(); // the process dies here: no commit
+    const reopened = new StatusTable(openDatabase(path, { synchronous: "FULL" }));
+    expect(reopened.lookup("001099000001")).toBeDefined();
+    expect(reopened.lookup("001099000002")).toBeUndefined();
+    expect(reopened.meta().version).toBe(1);
+  });
+});
+
+describe("store file", () => {
+  it("migrates a new file to the latest schema, in WAL mode", () => {
+    const db = openDatabase(join(tmp(), "g.db"), { synchronous: "FULL" });
+    expect(schemaVersion(db)).toBe(MIGRATIONS.length);
+    expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
+    expect(db.pragma("synchronous", { simple: true })).toBe(2); // FULL
+  });
+
+  it("refuses a file from a newer qrgate", () => {
+    const path = join(tmp(), "g.db");
+    openDatabase(path, { synchronous: "FULL" }).pragma(`user_version = ${MIGRATIONS.length + 1}`);
+    expect(() => openDatabase(path, { synchronous: "FULL" })).toThrow(/newer than this qrgate understands/);
+  });
+});
+
+describe("trusted wall clock", () => {
+  it("never runs backwards past the last trusted time, across a restart", () => {
+    const path = join(tmp(), "g.db");
+    const base = new FakeClock(Date.UTC(2026, 10, 24));
+    const settings = new Settings(openDatabase(path, { synchronous: "FULL" }));
+    const clock = new TrustedClock(base, settings);
+    clock.persist();
+    const trusted = clock.wallMs();
+    // Reboot with no RTC: the system says 1970.
+    base.setWall(0);
+    const after = new TrustedClock(base, new Settings(openDatabase(path, { synchronous: "FULL" })));
+    expect(after.wallMs()).toBe(trusted);
+    base.advance(5000);
+    expect(after.wallMs()).toBe(trusted + 5000);
+    // NTP answers with the real time, which is later: it is taken as is.
+    base.setWall(trusted + 60_000);
+    expect(after.wallMs()).toBe(trusted + 60_000);
+  });
+});
