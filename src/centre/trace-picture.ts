@@ -1,0 +1,213 @@
+/**
+ * The picture of a contact trace, for the people who must act on it: one time line per door the subject passed,
+ * the subject's passages as red marks with their window shaded, and the contacts' passages as numbered dots
+ * (the number is the contact's rank). Self-contained SVG (and an HTML page wrapping it with the ranked list):
+ * no external fonts, scripts or styles. Times are labelled in the display zone.
+ */
+import type { ContactReport } from "./trace-queries.js";
+import { formatLocal, zoneOffsetMs } from "./time.js";
+import { humanSeconds } from "./trace-render.js";
+
+const esc = (s: string): string =>
+  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
+
+const PALETTE = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#ff7f0e", "#393b79"];
+const TICKS_MS = [60_000, 300_000, 900_000, 1_800_000, 3_600_000, 3 * 3_600_000, 6 * 3_600_000, 12 * 3_600_000, 86_400_000, 7 * 86_400_000];
+
+/** How many contacts get their own number and colour; the rest are grey dots. */
+export const LABELLED_CONTACTS = 20;
+
+interface Lane {
+  key: string;
+  label: string;
+}
+
+export interface PictureOptions {
+  readonly zone: string;
+  /** Shown in the title instead of the stored subject (never the clear ID of a pseudonymized site). */
+  readonly title?: string;
+}
+
+export function renderSvg(report: ContactReport, opts: PictureOptions): string {
+  const zone = opts.zone;
+  const w = report.windowMs;
+  const lanes: Lane[] = [];
+  const laneIndex = new Map<string, number>();
+  const doorKey = (e: { site: string; device: string; door: string }): string => `${e.site}/${e.device}/${e.door}`;
+  for (const p of report.subjectPassages) {
+    const k = doorKey(p);
+    if (!laneIndex.has(k)) {
+      laneIndex.set(k, lanes.length);
+      lanes.push({ key: k, label: k });
+    }
+  }
+  const times: number[] = [];
+  for (const p of report.subjectPassages) times.push(Date.parse(p.ts) - w, Date.parse(p.ts) + w);
+  for (const c of report.contacts) for (const p of c.passages) times.push(Date.parse(p.ts));
+  let t0 = times.length > 0 ? Math.min(...times) : report.range.fromMs;
+  let t1 = times.length > 0 ? Math.max(...times) : report.range.toMs;
+  if (t1 - t0 < 60_000) {
+    t0 -= 30_000;
+    t1 += 30_000;
+  }
+  const pad = (t1 - t0) * 0.02;
+  t0 -= pad;
+  t1 += pad;
+
+  const left = 230;
+  const right = 30;
+  const top = 70;
+  const laneH = 80;
+  const width = 1200;
+  const plotW = width - left - right;
+  const legendRows = Math.min(report.contacts.length, LABELLED_CONTACTS);
+  const legendTop = top + Math.max(lanes.length, 1) * laneH + 50;
+  const height = legendTop + 30 + Math.ceil(legendRows / 2) * 18 + 20;
+  const x = (t: number): number => left + ((t - t0) / (t1 - t0)) * plotW;
+
+  const out: string[] = [];
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
+    `<text x="${left}" y="24" font-size="16" font-weight="bold">${esc(opts.title ?? `Contacts of ${report.subject}`)}</text>`,
+    `<text x="${left}" y="44" fill="#444">${esc(
+      `${report.subjectPassages.length} passages, ${report.contacts.length} contacts within ±${humanSeconds(w / 1000)}; times in ${zone}`,
+    )}</text>`,
+  );
+
+  // Time axis: a tick spacing giving about eight ticks, aligned to local wall time.
+  const step = TICKS_MS.find((s) => (t1 - t0) / s <= 10) ?? TICKS_MS[TICKS_MS.length - 1]!;
+  const offset = zoneOffsetMs(t0, zone);
+  const axisY = top + Math.max(lanes.length, 1) * laneH;
+  let lastDay = "";
+  for (let t = Math.ceil((t0 + offset) / step) * step - offset; t <= t1; t += step) {
+    const local = formatLocal(t, zone);
+    const day = local.slice(0, 10);
+    const label = day !== lastDay ? `${day} ${local.slice(11, 16)}` : local.slice(11, 16);
+    lastDay = day;
+    out.push(
+      `<line x1="${x(t).toFixed(1)}" y1="${top}" x2="${x(t).toFixed(1)}" y2="${axisY}" stroke="#e4e4e4"/>`,
+      `<text x="${x(t).toFixed(1)}" y="${axisY + 16}" text-anchor="middle" fill="#444">${esc(label)}</text>`,
+    );
+  }
+  out.push(`<line x1="${left}" y1="${axisY}" x2="${left + plotW}" y2="${axisY}" stroke="#888"/>`);
+
+  lanes.forEach((lane, i) => {
+    const y = top + i * laneH;
+    out.push(
+      `<rect x="${left}" y="${y}" width="${plotW}" height="${laneH}" fill="${i % 2 === 0 ? "#fafafa" : "#f2f2f2"}"/>`,
+      `<text x="${left - 10}" y="${y + laneH / 2 + 4}" text-anchor="end">${esc(lane.label)}</text>`,
+    );
+  });
+  if (lanes.length === 0) {
+    out.push(`<text x="${left + plotW / 2}" y="${top + laneH / 2}" text-anchor="middle" fill="#888">no passages of the subject in this range</text>`);
+  }
+
+  for (const p of report.subjectPassages) {
+    const i = laneIndex.get(doorKey(p)) ?? 0;
+    const y = top + i * laneH;
+    const t = Date.parse(p.ts);
+    out.push(
+      `<rect x="${x(t - w).toFixed(1)}" y="${y + 2}" width="${(x(t + w) - x(t - w)).toFixed(1)}" height="${laneH - 4}" fill="#d62728" fill-opacity="0.10"/>`,
+      `<line x1="${x(t).toFixed(1)}" y1="${y + 2}" x2="${x(t).toFixed(1)}" y2="${y + laneH - 2}" stroke="#d62728" stroke-width="2.5"><title>${esc(
+        `subject passed ${lane(p)} at ${formatLocal(t, zone)}`,
+      )}</title></line>`,
+    );
+  }
+
+  // Contacts, lowest rank drawn last so the most important sit on top.
+  for (let r = report.contacts.length - 1; r >= 0; r--) {
+    const c = report.contacts[r]!;
+    const labelled = r < LABELLED_CONTACTS;
+    const colour = labelled ? PALETTE[r % PALETTE.length]! : "#9a9a9a";
+    for (const p of c.passages) {
+      const i = laneIndex.get(doorKey(p));
+      if (i === undefined) continue;
+      const y = top + i * laneH + 14 + (r % 6) * 10;
+      const cx = x(Date.parse(p.ts)).toFixed(1);
+      const tip = `#${r + 1} ${c.subject} at ${formatLocal(Date.parse(p.ts), zone)} (${p.deltaSeconds >= 0 ? "+" : "-"}${humanSeconds(p.deltaSeconds)} from the subject)`;
+      out.push(
+        `<g><title>${esc(tip)}</title><circle cx="${cx}" cy="${y}" r="${labelled ? 7 : 4}" fill="${colour}" fill-opacity="0.85"/>` +
+          (labelled ? `<text x="${cx}" y="${y + 3.5}" text-anchor="middle" font-size="9" fill="#fff">${r + 1}</text>` : "") +
+          `</g>`,
+      );
+    }
+  }
+
+  // Legend: the labelled contacts, two columns.
+  out.push(`<text x="${left}" y="${legendTop}" font-weight="bold">Ranked contacts (shared passages, closest time)</text>`);
+  for (let r = 0; r < legendRows; r++) {
+    const c = report.contacts[r]!;
+    const col = r % 2;
+    const lx = left + col * (plotW / 2);
+    const ly = legendTop + 22 + Math.floor(r / 2) * 18;
+    out.push(
+      `<circle cx="${lx + 6}" cy="${ly - 4}" r="6" fill="${PALETTE[r % PALETTE.length]!}"/>`,
+      `<text x="${lx + 6}" y="${ly - 1}" text-anchor="middle" font-size="8" fill="#fff">${r + 1}</text>`,
+      `<text x="${lx + 18}" y="${ly}">${esc(`${shortSubject(c.subject)}  ${c.sharedPassages} shared, ${humanSeconds(c.closestSeconds)}`)}</text>`,
+    );
+  }
+  if (report.contacts.length > LABELLED_CONTACTS) {
+    out.push(`<text x="${left}" y="${height - 8}" fill="#666">${report.contacts.length - LABELLED_CONTACTS} more contacts drawn as grey dots</text>`);
+  }
+  out.push("</svg>");
+  return out.join("\n") + "\n";
+
+  function lane(p: { site: string; device: string; door: string }): string {
+    return doorKey(p);
+  }
+}
+
+/** A 64-hex pseudonym is shortened for the legend (the full value is in the tooltip and the list). */
+function shortSubject(s: string): string {
+  return s.length > 20 ? `${s.slice(0, 12)}…` : s;
+}
+
+export function renderHtml(report: ContactReport, opts: PictureOptions): string {
+  const zone = opts.zone;
+  const title = opts.title ?? `Contacts of ${report.subject}`;
+  const rows = report.contacts
+    .map(
+      (c, i) =>
+        `<tr><td class="n">${i + 1}</td><td><code>${esc(c.subject)}</code></td><td class="n">${c.sharedPassages}</td>` +
+        `<td class="n">${esc(humanSeconds(c.closestSeconds))}</td><td>${esc(
+          c.passages.map((p) => `${p.site}/${p.device}/${p.door} ${formatLocal(Date.parse(p.ts), zone)}`).join("; "),
+        )}</td></tr>`,
+    )
+    .join("\n");
+  const mine = report.subjectPassages
+    .map((p) => `<li>${esc(`${formatLocal(Date.parse(p.ts), zone)}  ${p.site}/${p.device}/${p.door}`)}</li>`)
+    .join("\n");
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>${esc(title)}</title>
+<style>
+body { font-family: sans-serif; margin: 24px; color: #222; }
+table { border-collapse: collapse; margin-top: 12px; }
+td, th { border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: left; vertical-align: top; }
+td.n { text-align: right; }
+code { font-size: 12px; }
+.note { color: #555; }
+</style>
+</head>
+<body>
+<h1>${esc(title)}</h1>
+<p class="note">Window ±${esc(humanSeconds(report.windowMs / 1000))}; range ${esc(formatLocal(report.range.fromMs, zone))} to ${esc(
+    formatLocal(report.range.toMs, zone),
+  )}; times in ${esc(zone)}. Only allowed passages count unless the trace included denied ones.</p>
+${renderSvg(report, opts)}
+<h2>Passages of the subject</h2>
+<ul>
+${mine}
+</ul>
+<h2>Contacts, ranked</h2>
+<table>
+<tr><th>#</th><th>subject</th><th>shared</th><th>closest</th><th>passages</th></tr>
+${rows}
+</table>
+</body>
+</html>
+`;
+}

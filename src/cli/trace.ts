@@ -1,0 +1,215 @@
+/**
+ * `qrgate trace`: the centre's questions over what `qrgate collect` stored (src/centre/trace-queries.ts).
+ * Answers go to stdout (table, `--csv` or `--json`); `--html`/`--svg` draw the contacts picture into a file.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import type { DoorRef, EntryStore, TimeRange } from "../centre/entry-store.js";
+import { LATEST_VERSION } from "../centre/migrations.js";
+import { DEFAULT_DB, isPostgres, openEntryStore } from "../centre/open-store.js";
+import { renderHtml, renderSvg } from "../centre/trace-picture.js";
+import { storedSubject, traceContacts, traceDoor, traceSite, traceSubject } from "../centre/trace-queries.js";
+import { renderContacts, renderEntries, type TextFormat } from "../centre/trace-render.js";
+import { checkZone, DEFAULT_DISPLAY_ZONE, parseDuration, parseTime } from "../centre/time.js";
+import { isValidSegment } from "../contract/topics.js";
+import { CliError } from "./cli-error.js";
+
+const USAGE = `usage: qrgate trace [--db FILE|URL] QUESTION --from T --to T [options]
+
+Questions (exactly one):
+  --door SITE/DEVICE/DOOR        who passed this door, in order (also: --site S --door DEVICE/DOOR,
+                                 or --site S --device X --door D)
+  --site SITE                    who passed any door of the site, in order
+  --subject ID                   where and when this person passed
+  --contacts ID --window 15m     everyone who passed the same door within the window of one of the
+                                 person's passages, ranked by shared passages, then closeness (F0 -> F1)
+
+Options:
+  --db FILE|URL      SQLite file (default ${DEFAULT_DB}) or postgres://user@host/db[?schema=NAME]
+  --from T, --to T   the range [from, to): YYYY-MM-DD, 'YYYY-MM-DD HH:mm[:ss]' in --tz, or ISO-8601
+                     with a zone (2021-08-01T03:00:00Z, …+07:00) (required)
+  --tz ZONE          zone for typed and displayed times (default ${DEFAULT_DISPLAY_ZONE}); stored times are UTC
+  --key KEY          the site's pseudonym key: ID is hashed as the gates hash it (HMAC-SHA256);
+  --key-file FILE      or read the key from FILE, or from QRGATE_SITE_KEY
+  --include-denied   count denied entries too (by default only allowed passages: a denied person did
+                     not pass the door)
+  --json | --csv     machine-readable output (default: an aligned table)
+  --html FILE        with --contacts: write a self-contained page with the time line picture
+  --svg FILE         with --contacts: write the picture alone
+  -h, --help         this help`;
+
+interface Question {
+  kind: "door" | "site" | "subject" | "contacts";
+}
+
+function door(values: { door?: string; site?: string; device?: string }): DoorRef {
+  const parts = (values.door ?? "").split("/");
+  let ref: DoorRef;
+  if (parts.length === 3) {
+    if (values.site !== undefined || values.device !== undefined) {
+      throw new CliError("trace: --door SITE/DEVICE/DOOR names the site and device already; drop --site/--device");
+    }
+    ref = { site: parts[0]!, device: parts[1]!, door: parts[2]! };
+  } else if (parts.length === 2 && values.site !== undefined && values.device === undefined) {
+    ref = { site: values.site, device: parts[0]!, door: parts[1]! };
+  } else if (parts.length === 1 && values.site !== undefined && values.device !== undefined) {
+    ref = { site: values.site, device: values.device, door: parts[0]! };
+  } else {
+    throw new CliError("trace: a door is SITE/DEVICE/DOOR (or --site S --door DEVICE/DOOR, or --site S --device X --door D)");
+  }
+  if (!isValidSegment(ref.site) || !isValidSegment(ref.device)) {
+    throw new CliError(`trace: '${ref.site}/${ref.device}': site and device are [a-z0-9-], 1 to 64 characters`);
+  }
+  if (ref.door.length === 0) throw new CliError("trace: the door name is empty");
+  return ref;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        db: { type: "string" },
+        door: { type: "string" },
+        site: { type: "string" },
+        device: { type: "string" },
+        subject: { type: "string" },
+        contacts: { type: "string" },
+        window: { type: "string" },
+        from: { type: "string" },
+        to: { type: "string" },
+        tz: { type: "string" },
+        key: { type: "string" },
+        "key-file": { type: "string" },
+        "include-denied": { type: "boolean" },
+        json: { type: "boolean" },
+        csv: { type: "boolean" },
+        html: { type: "string" },
+        svg: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    throw new CliError(`trace: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (values.help === true) {
+    process.stdout.write(USAGE + "\n");
+    return 0;
+  }
+
+  const asked = (["door", "subject", "contacts"] as const).filter((k) => values[k] !== undefined);
+  let question: Question["kind"];
+  if (asked.length > 1) throw new CliError(`trace: ask one question at a time (got --${asked.join(", --")})`);
+  else if (asked.length === 1) question = asked[0]!;
+  else if (values.site !== undefined) question = "site";
+  else throw new CliError("trace: ask a question: --door, --site, --subject or --contacts (see --help)");
+  if (values.device !== undefined && question !== "door") throw new CliError("trace: --device goes with --door");
+  if ((question === "subject" || question === "contacts") && values.site !== undefined) {
+    throw new CliError(`trace: --site does not go with --${question}`);
+  }
+
+  const zone = values.tz ?? DEFAULT_DISPLAY_ZONE;
+  try {
+    checkZone(zone);
+  } catch (e) {
+    throw new CliError(`trace: --tz: ${(e as Error).message}`);
+  }
+  if (values.from === undefined || values.to === undefined) throw new CliError("trace: --from and --to are required");
+  let range: TimeRange;
+  let windowMs = 0;
+  try {
+    range = { fromMs: parseTime(values.from, zone), toMs: parseTime(values.to, zone) };
+    if (question === "contacts") {
+      if (values.window === undefined) throw new RangeError("--contacts needs --window (e.g. --window 15m)");
+      windowMs = parseDuration(values.window);
+    } else if (values.window !== undefined) {
+      throw new RangeError("--window goes with --contacts");
+    }
+  } catch (e) {
+    throw new CliError(`trace: ${(e as Error).message}`);
+  }
+  if (range.toMs <= range.fromMs) throw new CliError("trace: --to must be after --from");
+
+  if (values.json === true && values.csv === true) throw new CliError("trace: --json or --csv, not both");
+  const format: TextFormat = values.json === true ? "json" : values.csv === true ? "csv" : "table";
+  if ((values.html !== undefined || values.svg !== undefined) && question !== "contacts") {
+    throw new CliError("trace: --html and --svg draw a contact trace: use them with --contacts");
+  }
+
+  let key: string | undefined;
+  if (values.key !== undefined && values["key-file"] !== undefined) throw new CliError("trace: --key or --key-file, not both");
+  if (values["key-file"] !== undefined) {
+    try {
+      key = readFileSync(values["key-file"], "utf8").trim();
+    } catch (e) {
+      throw new CliError(`trace: --key-file: ${(e as Error).message}`);
+    }
+  } else {
+    key = values.key ?? process.env.QRGATE_SITE_KEY;
+  }
+  if (key !== undefined && key.length === 0) throw new CliError("trace: the site key is empty");
+  if (key !== undefined && question !== "subject" && question !== "contacts") {
+    throw new CliError("trace: --key hashes a subject ID: use it with --subject or --contacts");
+  }
+
+  const opts = { includeDenied: values["include-denied"] === true };
+  const doorRef = question === "door" ? door(values) : null;
+  const db = values.db ?? DEFAULT_DB;
+  const store = await open(db);
+  try {
+    switch (question) {
+      case "door":
+        process.stdout.write(renderEntries(await traceDoor(store, doorRef!, range, opts), format, zone));
+        break;
+      case "site":
+        if (!isValidSegment(values.site!)) throw new CliError(`trace: --site '${values.site!}': [a-z0-9-], 1 to 64 characters`);
+        process.stdout.write(renderEntries(await traceSite(store, values.site!, range, opts), format, zone));
+        break;
+      case "subject":
+        process.stdout.write(renderEntries(await traceSubject(store, storedSubject(values.subject!, key), range, opts), format, zone));
+        break;
+      case "contacts": {
+        // With a key, only the keyed hash is looked up, printed and drawn: the clear ID is never written.
+        const report = await traceContacts(store, storedSubject(values.contacts!, key), range, windowMs, opts);
+        process.stdout.write(renderContacts(report, format, zone));
+        if (values.html !== undefined) writeFileSync(values.html, renderHtml(report, { zone }));
+        if (values.svg !== undefined) writeFileSync(values.svg, renderSvg(report, { zone }));
+        break;
+      }
+    }
+  } finally {
+    await store.close();
+  }
+  return 0;
+}
+
+async function open(db: string): Promise<EntryStore> {
+  let store: EntryStore;
+  try {
+    store = await openEntryStore(db, { readonly: true });
+  } catch (e) {
+    const msg = (e as Error).message;
+    throw new CliError(
+      isPostgres(db) ? `trace: cannot open ${db.replace(/:[^:@/]*@/, ":***@")}: ${msg}` : `trace: cannot open '${db}': ${msg} (is it where qrgate collect keeps it?)`,
+    );
+  }
+  let version: number;
+  try {
+    version = await store.schemaVersion();
+  } catch (e) {
+    await store.close().catch(() => undefined);
+    throw new CliError(`trace: cannot read ${isPostgres(db) ? "the database" : `'${db}'`}: ${(e as Error).message}`, 1);
+  }
+  if (version === 0) {
+    await store.close();
+    throw new CliError(`trace: ${isPostgres(db) ? "the database" : `'${db}'`} holds no centre data (run qrgate collect first)`);
+  }
+  if (version > LATEST_VERSION) {
+    await store.close();
+    throw new CliError(`trace: the database is at schema ${version}, newer than this qrgate (${LATEST_VERSION}): upgrade qrgate`, 1);
+  }
+  return store;
+}
