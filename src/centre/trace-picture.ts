@@ -41,19 +41,7 @@ export function renderSvg(report: ContactReport, opts: PictureOptions): string {
       lanes.push({ key: k, label: k });
     }
   }
-  const times: number[] = [];
-  for (const p of report.subjectPassages) times.push(Date.parse(p.ts) - w, Date.parse(p.ts) + w);
-  for (const c of report.contacts) for (const p of c.passages) times.push(Date.parse(p.ts));
-  let t0 = times.length > 0 ? Math.min(...times) : report.range.fromMs;
-  let t1 = times.length > 0 ? Math.max(...times) : report.range.toMs;
-  if (t1 - t0 < 60_000) {
-    t0 -= 30_000;
-    t1 += 30_000;
-  }
-  const pad = (t1 - t0) * 0.02;
-  t0 -= pad;
-  t1 += pad;
-
+  const segments = timeSegments(report);
   const left = 230;
   const right = 30;
   const top = 70;
@@ -61,9 +49,23 @@ export function renderSvg(report: ContactReport, opts: PictureOptions): string {
   const width = 1200;
   const plotW = width - left - right;
   const legendRows = Math.min(report.contacts.length, LABELLED_CONTACTS);
-  const legendTop = top + Math.max(lanes.length, 1) * laneH + 50;
+  layOut(segments, left, plotW);
+  const x = (t: number): number => xOf(segments, t);
+  const axisY = top + Math.max(lanes.length, 1) * laneH;
+  // Passages days apart break the axis into the stretches around them (the time between is left out: nobody
+  // is there to find). A stretch wide enough gets ticks aligned to local wall time; a narrow one its start.
+  const ticked = segments.map((seg) => {
+    const pxPerMs = (seg.x1 - seg.x0) / (seg.to - seg.from);
+    const step = TICKS_MS.find((st) => st * pxPerMs >= 75);
+    if (step === undefined) return null;
+    const offset = zoneOffsetMs(seg.from, zone);
+    const ticks: number[] = [];
+    for (let t = Math.ceil((seg.from + offset) / step) * step - offset; t <= seg.to; t += step) ticks.push(t);
+    return ticks.length >= 2 ? ticks : null;
+  });
+  const rotated = ticked.some((t) => t === null);
+  const legendTop = axisY + (rotated ? 95 : 30) + 20;
   const height = legendTop + 30 + Math.ceil(legendRows / 2) * 18 + 20;
-  const x = (t: number): number => left + ((t - t0) / (t1 - t0)) * plotW;
 
   const out: string[] = [];
   out.push(
@@ -75,33 +77,43 @@ export function renderSvg(report: ContactReport, opts: PictureOptions): string {
     )}</text>`,
   );
 
-  // Time axis: a tick spacing giving about eight ticks, aligned to local wall time.
-  const step = TICKS_MS.find((s) => (t1 - t0) / s <= 10) ?? TICKS_MS[TICKS_MS.length - 1]!;
-  const offset = zoneOffsetMs(t0, zone);
-  const axisY = top + Math.max(lanes.length, 1) * laneH;
-  let lastDay = "";
-  for (let t = Math.ceil((t0 + offset) / step) * step - offset; t <= t1; t += step) {
-    const local = formatLocal(t, zone);
-    const day = local.slice(0, 10);
-    const label = day !== lastDay ? `${day} ${local.slice(11, 16)}` : local.slice(11, 16);
-    lastDay = day;
-    out.push(
-      `<line x1="${x(t).toFixed(1)}" y1="${top}" x2="${x(t).toFixed(1)}" y2="${axisY}" stroke="#e4e4e4"/>`,
-      `<text x="${x(t).toFixed(1)}" y="${axisY + 16}" text-anchor="middle" fill="#444">${esc(label)}</text>`,
-    );
-  }
-  out.push(`<line x1="${left}" y1="${axisY}" x2="${left + plotW}" y2="${axisY}" stroke="#888"/>`);
-
   lanes.forEach((lane, i) => {
     const y = top + i * laneH;
-    out.push(
-      `<rect x="${left}" y="${y}" width="${plotW}" height="${laneH}" fill="${i % 2 === 0 ? "#fafafa" : "#f2f2f2"}"/>`,
-      `<text x="${left - 10}" y="${y + laneH / 2 + 4}" text-anchor="end">${esc(lane.label)}</text>`,
-    );
+    for (const seg of segments) {
+      out.push(`<rect x="${seg.x0.toFixed(1)}" y="${y}" width="${(seg.x1 - seg.x0).toFixed(1)}" height="${laneH}" fill="${i % 2 === 0 ? "#fafafa" : "#f2f2f2"}"/>`);
+    }
+    out.push(`<text x="${left - 10}" y="${y + laneH / 2 + 4}" text-anchor="end">${esc(lane.label)}</text>`);
   });
   if (lanes.length === 0) {
     out.push(`<text x="${left + plotW / 2}" y="${top + laneH / 2}" text-anchor="middle" fill="#888">no passages of the subject in this range</text>`);
   }
+
+  let lastDay = "";
+  segments.forEach((seg, i) => {
+    out.push(`<line x1="${seg.x0.toFixed(1)}" y1="${axisY}" x2="${seg.x1.toFixed(1)}" y2="${axisY}" stroke="#888"/>`);
+    const ticks = ticked[i];
+    if (ticks === null || ticks === undefined) {
+      out.push(
+        `<line x1="${seg.x0.toFixed(1)}" y1="${axisY}" x2="${seg.x0.toFixed(1)}" y2="${axisY + 5}" stroke="#888"/>`,
+        `<text transform="translate(${seg.x0.toFixed(1)},${axisY + 14}) rotate(40)" fill="#444" font-size="10">${esc(
+          formatLocal(seg.from, zone).slice(5, 16),
+        )}</text>`,
+      );
+      return;
+    }
+    for (const t of ticks) {
+      const local = formatLocal(t, zone);
+      const day = local.slice(0, 10);
+      const label = day !== lastDay ? `${day.slice(5)} ${local.slice(11, 16)}` : local.slice(11, 16);
+      lastDay = day;
+      out.push(
+        `<line x1="${x(t).toFixed(1)}" y1="${top}" x2="${x(t).toFixed(1)}" y2="${axisY + 4}" stroke="#e4e4e4"/>`,
+        rotated
+          ? `<text transform="translate(${x(t).toFixed(1)},${axisY + 14}) rotate(40)" fill="#444" font-size="10">${esc(label)}</text>`
+          : `<text x="${x(t).toFixed(1)}" y="${axisY + 16}" text-anchor="middle" fill="#444">${esc(label)}</text>`,
+      );
+    }
+  });
 
   for (const p of report.subjectPassages) {
     const i = laneIndex.get(doorKey(p)) ?? 0;
@@ -156,6 +168,68 @@ export function renderSvg(report: ContactReport, opts: PictureOptions): string {
   function lane(p: { site: string; device: string; door: string }): string {
     return doorKey(p);
   }
+}
+
+interface Segment {
+  /** UTC epoch ms. */
+  from: number;
+  to: number;
+  /** Where it is drawn. */
+  x0: number;
+  x1: number;
+}
+
+/**
+ * The stretches of time worth drawing: each passage of the subject with its window, merged when they overlap
+ * or lie within two windows of each other; the whole range when the subject did not pass.
+ */
+export function timeSegments(report: ContactReport): Segment[] {
+  const w = report.windowMs;
+  const spans = report.subjectPassages
+    .map((p) => [Date.parse(p.ts) - w, Date.parse(p.ts) + w] as const)
+    .sort((a, b) => a[0] - b[0]);
+  if (spans.length === 0) return [{ from: report.range.fromMs, to: report.range.toMs, x0: 0, x1: 0 }];
+  const out: Segment[] = [];
+  for (const [from, to] of spans) {
+    const last = out[out.length - 1];
+    if (last !== undefined && from <= last.to + 2 * w) last.to = Math.max(last.to, to);
+    else out.push({ from, to, x0: 0, x1: 0 });
+  }
+  // A little air at both ends of each stretch.
+  for (const seg of out) {
+    const pad = Math.max((seg.to - seg.from) * 0.03, 1000);
+    seg.from -= pad;
+    seg.to += pad;
+  }
+  return out;
+}
+
+const SEGMENT_GAP = 14;
+
+/** Shares the plot's width between segments: half equally, half by duration, so none is too thin to read. */
+function layOut(segments: Segment[], left: number, plotW: number): void {
+  const avail = plotW - SEGMENT_GAP * (segments.length - 1);
+  const total = segments.reduce((n, s) => n + (s.to - s.from), 0);
+  let xPos = left;
+  for (const seg of segments) {
+    const width = avail * (0.5 / segments.length + (0.5 * (seg.to - seg.from)) / total);
+    seg.x0 = xPos;
+    seg.x1 = xPos + width;
+    xPos = seg.x1 + SEGMENT_GAP;
+  }
+}
+
+function xOf(segments: readonly Segment[], t: number): number {
+  let best = segments[0]!;
+  for (const seg of segments) {
+    if (t >= seg.from && t <= seg.to) {
+      best = seg;
+      break;
+    }
+    if (t > seg.to) best = seg;
+  }
+  const f = Math.min(Math.max((t - best.from) / (best.to - best.from), 0), 1);
+  return best.x0 + f * (best.x1 - best.x0);
 }
 
 /** A 64-hex pseudonym is shortened for the legend (the full value is in the tooltip and the list). */

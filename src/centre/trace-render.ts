@@ -32,12 +32,13 @@ export function csv(header: readonly string[], rows: readonly (readonly (string 
 
 const tsMs = (e: { ts: string }): number => Date.parse(e.ts);
 
-/** A duration in seconds as `45s`, `2m05s`, `1h02m`. */
+/** A duration in seconds as `45s`, `2m05s`, `15m`, `1h02m`, `2h`. */
 export function humanSeconds(seconds: number): string {
   const s = Math.round(Math.abs(seconds));
   if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+  if (s < 3600) return s % 60 === 0 ? `${s / 60}m` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  const m = Math.floor((s % 3600) / 60);
+  return m === 0 ? `${Math.floor(s / 3600)}h` : `${Math.floor(s / 3600)}h${String(m).padStart(2, "0")}m`;
 }
 
 export function renderEntries(entries: readonly EntryMessage[], format: TextFormat, zone: string): string {

@@ -140,7 +140,7 @@ describe("output", () => {
     const s = data.subjects[0]!;
     const want = oracle.contacts(data.entries, s, 15 * 60_000, f);
     const table = await trace(["--db", sqliteFile, "--contacts", s, "--window", "15m", "--from", from, "--to", to]);
-    expect(table.out).toContain(`window ±15m00s`);
+    expect(table.out).toContain(`window ±15m`);
     expect(table.out).toContain(`${want.length} contacts`);
     const csv = await trace(["--db", sqliteFile, "--contacts", s, "--window", "15m", "--from", from, "--to", to, "--csv"]);
     const rows = csv.out.trimEnd().split("\r\n");
