@@ -11,10 +11,11 @@
  * QRGATE_BENCH_PG (0 to skip PostgreSQL), QRGATE_BENCH_PG_URL (default postgres://root@127.0.0.1:5432/test),
  * QRGATE_BENCH_GEN_BUDGET_S (stop generating rows after this long, default 300; the figure says how many).
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import mqtt from "mqtt";
 import { pino } from "pino";
 import { Collector } from "../../src/centre/collector.js";
@@ -138,6 +139,25 @@ function f0Passages(seed: number): EntryMessage[] {
   });
 }
 
+const CLI = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+
+/** The whole command as a person runs it (Node start-up included), median of 3. */
+function timeCli(name: string, db: string): void {
+  if (!existsSync(CLI)) return;
+  const runs: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t = performance.now();
+    const r = spawnSync(process.execPath, [CLI, "trace", "--db", db, "--contacts", F0, "--window", "15m", "--from", "2021-08-01", "--to", "2021-09-01", "--json"], {
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    runs.push(performance.now() - t);
+    if (r.status !== 0) throw new Error(`qrgate trace exited ${r.status}`);
+  }
+  const median = runs.sort((x, y) => x - y)[1]!;
+  figures[`contacts_${name}_cli_ms`] = Math.round(median);
+  log(`qrgate trace --contacts ${name.padEnd(10)} whole command (Node start-up included): median ${median.toFixed(0)} ms`);
+}
+
 async function timeContacts(name: string, store: EntryStore, rows: number): Promise<void> {
   const range = { fromMs: T0, toMs: T0 + SPAN_MS };
   const runs: number[] = [];
@@ -195,6 +215,7 @@ async function traceSqlite(dir: string): Promise<void> {
   log(`generated ${rows.toLocaleString("en")} SQLite rows in ${(genMs / 1000).toFixed(1)} s, indexes in ${(ixMs / 1000).toFixed(1)} s`);
   await timeContacts("sqlite", store, rows + 20);
   await store.close();
+  timeCli("sqlite", join(dir, "trace.db"));
 }
 
 async function tracePostgres(url: string): Promise<void> {
@@ -231,6 +252,7 @@ async function tracePostgres(url: string): Promise<void> {
   log(`generated ${rows.toLocaleString("en")} PostgreSQL rows in ${(genMs / 1000).toFixed(1)} s, indexes in ${(ixMs / 1000).toFixed(1)} s`);
   await timeContacts("postgres", store, rows + 20);
   await store.close();
+  timeCli("postgres", url);
 }
 
 function schemaUrl(schema: string): string {
