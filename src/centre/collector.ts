@@ -180,7 +180,14 @@ export class Collector {
         });
       });
     });
-    client.on("error", (e) => this.log.warn({ err: e.message }, "mqtt error"));
+    // While the broker stays unreachable, mqtt.js retries every second: say it once at warn, then at debug.
+    let quiet = false;
+    client.on("connect", () => (quiet = false));
+    client.on("error", (e) => {
+      if (quiet) this.log.debug({ err: e.message }, "mqtt error");
+      else this.log.warn({ err: e.message }, "mqtt error");
+      quiet = true;
+    });
     client.on("close", () => this.log.debug("connection closed"));
     client.on("offline", () => this.log.warn("broker unreachable, retrying"));
     client.connect();

@@ -127,11 +127,11 @@ export async function run(argv: string[]): Promise<number> {
   });
   try {
     // A signal during start (broker still unreachable) stops the collector too.
-    await Promise.race([collector.start(), done]);
+    const first = await Promise.race([collector.start().then(() => "started" as const), done.then(() => "stopped" as const)]);
+    if (first === "started") logger.info("collecting");
   } catch (e) {
     await stop("start-failed").catch(() => undefined);
     throw new CliError(`collect: ${e instanceof Error ? e.message : String(e)}`, 1);
   }
-  logger.info("collecting");
   return done;
 }

@@ -38,10 +38,6 @@ Options:
   --svg FILE         with --contacts: write the picture alone
   -h, --help         this help`;
 
-interface Question {
-  kind: "door" | "site" | "subject" | "contacts";
-}
-
 function door(values: { door?: string; site?: string; device?: string }): DoorRef {
   const parts = (values.door ?? "").split("/");
   let ref: DoorRef;
@@ -101,7 +97,7 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const asked = (["door", "subject", "contacts"] as const).filter((k) => values[k] !== undefined);
-  let question: Question["kind"];
+  let question: "door" | "site" | "subject" | "contacts";
   if (asked.length > 1) throw new CliError(`trace: ask one question at a time (got --${asked.join(", --")})`);
   else if (asked.length === 1) question = asked[0]!;
   else if (values.site !== undefined) question = "site";

@@ -171,6 +171,26 @@ describe.each(KINDS)("collector with $name", (kind) => {
   });
 });
 
+describe("retention", () => {
+  it("purges entries older than --retention-days at start", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "qrgate-collect-"));
+    dirs.push(dir);
+    const store = new SqliteEntryStore(join(dir, "centre.db"));
+    cleanups.push(() => store.close());
+    await store.migrate();
+    const now = Date.parse("2021-09-01T00:00:00Z");
+    const old = makeEntry({ tsMs: now - 31 * 86_400_000 });
+    const recent = makeEntry({ tsMs: now - 29 * 86_400_000 });
+    await store.insertEntries([old, recent]);
+    const { logger } = memoryLogger();
+    const collector = new Collector({ store, url: broker.url, logger, group: uniqueGroup(), clientId: `ret-${seq}`, retentionDays: 30, now: () => now });
+    cleanups.push(() => collector.stop());
+    await collector.start();
+    const left = await store.entriesAtDoor(old, { fromMs: 0, toMs: now }, { includeDenied: true });
+    expect(left.map((e) => e.id)).toEqual([recent.id]);
+  });
+});
+
 describe("acknowledge after commit", () => {
   /** A store whose commits fail until `heal()`, to see that nothing uncommitted is acknowledged. */
   class FailingStore extends SqliteEntryStore {
