@@ -137,7 +137,10 @@ describe.each([
       const entries = Array.from({ length: 5000 }, (_, i) =>
         makeEntry({ tsMs: Date.parse("2021-08-01T02:00:00Z") + i * 10, subject: subjectId(i % 997) }),
       );
-      const published = publishEntries(pub, entries);
+      // In chunks, so the burst lasts long enough to be interrupted.
+      const published = (async () => {
+        for (let i = 0; i < entries.length; i += 100) await publishEntries(pub, entries.slice(i, i + 100));
+      })();
       // Kill it once it has committed part of the burst, while the rest is still arriving.
       await waitFor("part of the burst stored", async () => (await store.countEntries()) >= 500, 30_000);
       first.child.kill("SIGKILL");
