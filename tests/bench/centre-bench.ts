@@ -111,6 +111,40 @@ async function ingest(broker: TestBroker, name: string, store: EntryStore): Prom
   );
 }
 
+/**
+ * Live: the collector runs while four publishers (gates) send INGEST_N entries as fast as their PUBACKs come back;
+ * timed from the first publish to the last entry acknowledged by the collector. Bound by the publishers as much as
+ * by the collector, so it is a floor, not the collector's capacity.
+ */
+async function ingestLive(broker: TestBroker, name: string, store: EntryStore): Promise<void> {
+  const collector = new Collector({ store, url: broker.url, logger, group: `live${name}`, clientId: `bench-live-${name}` });
+  await collector.start();
+  const pubs = await Promise.all(
+    [0, 1, 2, 3].map((k) => mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId: `bench-live-pub-${name}-${k}` })),
+  );
+  const offset = 10_000_000; // ids distinct from the queued run's
+  const t = performance.now();
+  await Promise.all(
+    pubs.map(async (pub, k) => {
+      for (let i = k; i < INGEST_N; i += 4 * 250) {
+        const batch: Promise<unknown>[] = [];
+        for (let j = i; j < Math.min(i + 4 * 250, INGEST_N); j += 4) {
+          const e = entry(offset + j);
+          batch.push(pub.publishAsync(`qrgate/v1/${e.site}/${e.device}/entry`, JSON.stringify(e), { qos: 1 }));
+        }
+        await Promise.all(batch);
+      }
+    }),
+  );
+  await waitFor(() => collector.stats.acked >= INGEST_N, 600_000);
+  const ms = performance.now() - t;
+  await collector.stop();
+  await Promise.all(pubs.map((p) => p.endAsync()));
+  const rate = Math.round((INGEST_N / ms) * 1000);
+  figures[`ingest_live_${name}_per_s`] = rate;
+  log(`ingest ${name.padEnd(10)} live from 4 publishers: ${rate} entries/s (batches ${collector.stats.batches}, largest ${collector.stats.maxBatch})`);
+}
+
 const DROP_INDEXES = ["entries_door_ts", "entries_subject_ts", "entries_site_ts", "entries_ts"];
 
 /** The migration's index statements, to rebuild after the bulk load (same indexes as a migrated store). */
@@ -278,11 +312,13 @@ export async function main(): Promise<void> {
     log(`centre bench: ingest ${INGEST_N} entries; contacts over ${ROWS.toLocaleString("en")} entries`);
     const sqlite = new SqliteEntryStore(join(dir, "ingest.db"));
     await ingest(broker, "sqlite", sqlite);
+    await ingestLive(broker, "sqlite", sqlite);
     await sqlite.close();
     if (WITH_PG) {
       const pg = new PostgresEntryStore(schemaUrl(`${schema}_ingest`));
       try {
         await ingest(broker, "postgres", pg);
+        await ingestLive(broker, "postgres", pg);
       } finally {
         await pg.close();
         await dropSchema(`${schema}_ingest`);
