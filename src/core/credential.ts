@@ -37,4 +37,9 @@ export interface Rejection {
   readonly kind: CredentialKind | "unknown";
   readonly reason: DenyReason;
   readonly detail: string;
+  /**
+   * The subject of an authentic code refused for its time or reuse (an expired or replayed pass whose signature
+   * verified), so the journal records who tried; absent when nothing about the code can be trusted.
+   */
+  readonly subject?: string;
 }

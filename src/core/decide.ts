@@ -47,8 +47,8 @@ export function decide(input: DecisionInput): Decision {
     replay: input.replay,
   });
   if (!parsed.ok) {
-    const { kind, reason, detail } = parsed.error;
-    return { decision: "deny", reason, detail, kind, subject: null, usedPass: null };
+    const { kind, reason, detail, subject } = parsed.error;
+    return { decision: "deny", reason, detail, kind, subject: subject ?? null, usedPass: null };
   }
   const credential = parsed.value;
   const subject = subjectOf(credential);

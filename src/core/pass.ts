@@ -137,16 +137,18 @@ export function verifyPass(text: string, ctx: PassContext): Result<PassCredentia
     return reject("bad_format", `claim name: expected a string of at most ${MAX_NAME_LENGTH} characters`);
   }
 
-  // 5. Time.
+  // 5. Time. From here the pass is authentic, so a refusal names its subject.
+  const refuse = (reason: DenyReason, detail: string): { readonly ok: false; readonly error: Rejection } =>
+    err({ kind: "pass", reason, detail, subject: sub });
   if (iat > ctx.nowS + ctx.skewS) {
-    return reject("not_yet_valid", `issued at ${iat}, ${iat - ctx.nowS} s ahead of now ${ctx.nowS} (skew ${ctx.skewS} s)`);
+    return refuse("not_yet_valid", `issued at ${iat}, ${iat - ctx.nowS} s ahead of now ${ctx.nowS} (skew ${ctx.skewS} s)`);
   }
   if (ctx.nowS > exp + ctx.skewS) {
-    return reject("expired", `expired at ${exp}, ${ctx.nowS - exp} s before now ${ctx.nowS} (skew ${ctx.skewS} s)`);
+    return refuse("expired", `expired at ${exp}, ${ctx.nowS - exp} s before now ${ctx.nowS} (skew ${ctx.skewS} s)`);
   }
 
   // 6. Replay.
-  if (ctx.replay.has(jti)) return reject("replayed", "this pass (its jti) was already used on this device");
+  if (ctx.replay.has(jti)) return refuse("replayed", "this pass (its jti) was already used on this device");
 
   return ok(
     name === undefined

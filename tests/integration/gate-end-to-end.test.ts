@@ -153,6 +153,7 @@ describe("a gate end to end: serial pty -> decision -> journal -> MQTT", () => {
     await scan(pass);
     await waitFor(() => received.size >= 11, "11 entries");
     expect([8, 9, 10].map((i) => entryFor(i)!.reason)).toEqual(["ok", "insufficient_vaccination", "replayed"]);
+    expect(entryFor(10)!.subject).toBe("001099012345");
   });
 
   it("keeps deciding while the broker is down and delivers every entry after it returns", async () => {

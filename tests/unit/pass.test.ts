@@ -221,6 +221,7 @@ describe("verifyPass: time and replay", () => {
       kind: "pass",
       reason: "expired",
       detail: `expired at ${exp}, ${SKEW + 1} s before now ${exp + SKEW + 1} (skew ${SKEW} s)`,
+      subject: SUB,
     });
   });
 
@@ -233,6 +234,7 @@ describe("verifyPass: time and replay", () => {
       kind: "pass",
       reason: "not_yet_valid",
       detail: `issued at ${NOW}, ${SKEW + 1} s ahead of now ${NOW - SKEW - 1} (skew ${SKEW} s)`,
+      subject: SUB,
     });
   });
 
@@ -242,6 +244,7 @@ describe("verifyPass: time and replay", () => {
       kind: "pass",
       reason: "replayed",
       detail: "this pass (its jti) was already used on this device",
+      subject: SUB,
     });
   });
 
