@@ -27,6 +27,7 @@ import { UsedPasses } from "./store/used-passes.js";
 import { MqttSession } from "./uplink/mqtt-session.js";
 import { OutboxPublisher } from "./uplink/outbox-publisher.js";
 import { QRGATE_VERSION } from "./version.js";
+import { OutboxAlarms } from "./services/alarms.js";
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
@@ -93,6 +94,7 @@ export class GateApp {
   readonly session: MqttSession;
   readonly publisher: OutboxPublisher;
   readonly clock: TrustedClock;
+  readonly alarms: OutboxAlarms;
   private readonly journal: Journal;
   private readonly usedPasses: UsedPasses;
   private readonly timers: CancelTimer[] = [];
@@ -122,6 +124,13 @@ export class GateApp {
       log.child({ module: "mqtt" }),
     );
     this.publisher = new OutboxPublisher(this.outbox, { window: 64, ackFlushMs: 50 }, this.clock, log.child({ module: "uplink" }));
+    this.alarms = new OutboxAlarms(
+      { root: config.mqtt.root, site: config.site, device: config.device },
+      this.journal,
+      this.clock,
+      () => this.publisher.kick(),
+      log.child({ module: "alarm" }),
+    );
     this.gate = new Gate(
       {
         site: config.site,
@@ -142,6 +151,7 @@ export class GateApp {
         journal: this.journal,
         replay: this.usedPasses,
         uplink: this.publisher,
+        alarms: this.alarms,
         log: log.child({ module: "gate" }),
       },
     );
@@ -168,6 +178,7 @@ export class GateApp {
         this.gate.handle(c);
       },
       state: (s, detail) => {
+        if (s === "lost") this.alarms.raise("scanner_lost", detail);
         for (const fn of this.scannerStateListeners) fn(s, detail);
       },
     });

@@ -10,6 +10,7 @@ import type { Reason } from "./core/reason.js";
 import type { StatusRow } from "./core/status-row.js";
 import type { Clock } from "./drivers/clock.js";
 import type { Relay } from "./drivers/relay/relay.js";
+import type { AlarmSink } from "./services/alarms.js";
 import type { ScannedCode } from "./drivers/scanner/scanner.js";
 import { LatencyStats } from "./services/latency-stats.js";
 import { Uuidv7Generator } from "./services/uuidv7.js";
@@ -53,6 +54,7 @@ export interface GatePorts {
   readonly journal: EntryJournal;
   readonly replay: ReplaySet;
   readonly uplink: UplinkNudge;
+  readonly alarms: AlarmSink;
   readonly log: Logger;
 }
 
@@ -220,9 +222,10 @@ export class Gate {
     if (stale === this.wasStale) return;
     this.wasStale = stale;
     if (stale) {
-      this.ports.log.warn(
-        { statusVersion: meta.version, updatedMs: meta.updatedMs, maxCacheAgeHours: this.settings.policy.maxCacheAgeHours },
-        "stale_cache: the status table is older than maxCacheAgeHours; entries are marked stale",
+      const age = meta.updatedMs === null ? "never loaded" : `loaded ${new Date(meta.updatedMs).toISOString()}`;
+      this.ports.alarms.raise(
+        "stale_cache",
+        `status table version ${meta.version} (${age}) is older than ${this.settings.policy.maxCacheAgeHours} h; entries are marked stale`,
       );
     }
   }

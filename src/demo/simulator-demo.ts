@@ -59,6 +59,6 @@ export async function demoCodes(storePath: string, nowMs: number): Promise<DemoC
     { label: "chip card, vaccinated", text: CARD_ALLOWED, expect: "allow (ok)" },
     { label: "chip card, F0 case", text: CARD_F0, expect: "deny (infected)" },
     { label: "chip card, not in the status table", text: CARD_UNKNOWN, expect: "deny (unknown_subject)" },
-    { label: "signed phone pass, staff (valid 10 min, one entry)", text: pass, expect: "allow (staff); pasted again: deny (replayed)" },
+    { label: "signed phone pass, staff (valid 10 min, one entry)", text: pass, expect: "allow (staff); pasted again later: deny (replayed)" },
   ];
 }

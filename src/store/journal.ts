@@ -53,6 +53,15 @@ export class Journal {
     }
   }
 
+  /** Puts a message other than an entry (an alarm) in the outbox, durably, for the uplink to deliver. */
+  queueMessage(topic: string, payload: string, createdMs: number): void {
+    try {
+      this.insertOutbox.run(topic, payload, createdMs);
+    } catch (e) {
+      throw new StoreError("E_STORE_WRITE", `outbox write failed: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
   /** Deletes entries older than `cutoffMs` (wall time); returns how many. Published or not: the outbox holds its own copy. */
   purgeOlderThan(cutoffMs: number): number {
     let total = 0;

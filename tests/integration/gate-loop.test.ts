@@ -87,6 +87,10 @@ describe("the gate loop", () => {
     h.clock.advance(72 * 3_600_000 + 1);
     const o = h.scan(CARD(A))!;
     expect([o.decision, o.entry?.stale]).toEqual(["allow", true]);
+    h.clock.advance(2000);
+    h.scan(CARD(A));
+    // One alarm when it turns stale, not one per scan.
+    expect(h.alarms.map(([e]) => e)).toEqual(["stale_cache"]);
   });
 
   it("refuses everything in lockdown, recording who tried", () => {

@@ -24,6 +24,7 @@ export interface Harness {
   readonly outbox: Outbox;
   readonly dbPath: string;
   kicks: number;
+  readonly alarms: Array<[string, string]>;
   scan(text: string | Buffer): ReturnType<Gate["handle"]>;
 }
 
@@ -56,6 +57,7 @@ export function makeHarness(opts: {
     outbox: new Outbox(db),
     dbPath,
     kicks: 0,
+    alarms: [],
     gate: undefined as unknown as Gate,
     scan(text) {
       return h.gate.handle({ bytes: Buffer.isBuffer(text) ? text : Buffer.from(text, "utf8"), receivedMono: clock.monoMs() });
@@ -81,6 +83,7 @@ export function makeHarness(opts: {
       journal: opts.journal ? opts.journal(real) : real,
       replay: new UsedPasses(db),
       uplink: { kick: () => void h.kicks++ },
+      alarms: { raise: (event, detail) => void h.alarms.push([event, detail]) },
       log,
     },
   );
