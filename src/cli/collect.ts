@@ -2,7 +2,7 @@
  * `qrgate collect --url URL [--db FILE|URL]`: the centre's entry collector (src/centre/collector.ts).
  * Logs are pino JSON lines on stderr. SIGTERM/SIGINT flush the pending batch, acknowledge it and exit 0.
  */
-import { parseArgs } from "node:util";
+import { parseCommandLine } from "./command-line.js";
 import { pino } from "pino";
 import { Collector, defaultClientId } from "../centre/collector.js";
 import { DEFAULT_DB, isPostgres, openEntryStore } from "../centre/open-store.js";
@@ -39,9 +39,7 @@ function positiveInt(name: string, v: string | undefined, min = 1): number | und
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
+  const { values } = parseCommandLine("collect", {
       args: argv,
       options: {
         url: { type: "string" },
@@ -60,10 +58,7 @@ export async function run(argv: string[]): Promise<number> {
       },
       strict: true,
       allowPositionals: false,
-    }));
-  } catch (e) {
-    throw new CliError(`collect: ${e instanceof Error ? e.message : String(e)}`);
-  }
+  });
   if (values.help === true) {
     process.stdout.write(USAGE + "\n");
     return 0;

@@ -1,5 +1,5 @@
 /** `qrgate keys gen`: make a pass issuer key pair (DESIGN §3.2, §6). */
-import { parseArgs } from "node:util";
+import { parseCommandLine } from "./command-line.js";
 import type { PassAlgorithm } from "../core/issuer-keys.js";
 import { generateIssuerKeyPair, isValidKid, KeyFileError, writeIssuerKeyFiles } from "../issuer/key-files.js";
 import { CliError } from "./cli-error.js";
@@ -24,15 +24,7 @@ const OPTIONS = {
 } as const;
 
 function parse(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: OPTIONS,
-    });
-  } catch (e) {
-    throw new CliError(`keys: ${e instanceof Error ? e.message : String(e)}\n\n${USAGE}`);
-  }
+  return parseCommandLine("keys", { args: argv, allowPositionals: true, options: OPTIONS });
 }
 
 export async function run(argv: string[]): Promise<number> {

@@ -1,5 +1,5 @@
 /** `qrgate pass sign`: sign a phone pass and print its QR text (DESIGN §3.2, §6). */
-import { parseArgs } from "node:util";
+import { parseCommandLine } from "./command-line.js";
 import { isDigits } from "../core/code-text.js";
 import { MAX_JTI_LENGTH, MAX_NAME_LENGTH, MAX_PASS_LIFETIME_S } from "../core/pass.js";
 import { KeyFileError, readPrivateKeyFile } from "../issuer/key-files.js";
@@ -29,11 +29,7 @@ const OPTIONS = {
 } as const;
 
 function parse(argv: string[]) {
-  try {
-    return parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
-  } catch (e) {
-    throw new CliError(`pass: ${e instanceof Error ? e.message : String(e)}\n\n${USAGE}`);
-  }
+  return parseCommandLine("pass", { args: argv, allowPositionals: true, options: OPTIONS });
 }
 
 /** A decimal integer argument, or a CliError naming the option. */

@@ -1,4 +1,4 @@
-import { parseArgs } from "node:util";
+import { parseCommandLine } from "./command-line.js";
 import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
 import { ConfigError } from "../config/config-error.js";
@@ -51,15 +51,10 @@ async function printDemo(app: GateApp): Promise<void> {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { config: { type: "string" }, help: { type: "boolean", short: "h", default: false } },
-    }));
-  } catch (e) {
-    throw new CliError((e as Error).message);
-  }
+  const { values } = parseCommandLine("run", {
+    args: argv,
+    options: { config: { type: "string" }, help: { type: "boolean", short: "h", default: false } },
+  });
   if (values.help) {
     process.stdout.write(HELP + "\n");
     return 0;

@@ -1,4 +1,4 @@
-import { parseArgs } from "node:util";
+import { parseCommandLine } from "./command-line.js";
 import { loadConfig } from "../config/load-config.js";
 import { openDatabase } from "../store/database.js";
 import { importStatusCsv } from "../store/status-import.js";
@@ -25,9 +25,7 @@ export async function run(argv: string[]): Promise<number> {
     return sub === undefined ? 2 : 0;
   }
   if (sub !== "import") throw new CliError(`unknown status command '${sub}' (try: qrgate status import FILE)`);
-  let parsed;
-  try {
-    parsed = parseArgs({
+  const parsed = parseCommandLine("status import", {
       args: rest,
       allowPositionals: true,
       options: {
@@ -36,10 +34,7 @@ export async function run(argv: string[]): Promise<number> {
         merge: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
-    });
-  } catch (e) {
-    throw new CliError((e as Error).message);
-  }
+  });
   if (parsed.values.help) {
     process.stdout.write(HELP + "\n");
     return 0;

@@ -3,7 +3,7 @@
  * Answers go to stdout (table, `--csv` or `--json`); `--html`/`--svg` draw the contacts picture into a file.
  */
 import { readFileSync, writeFileSync } from "node:fs";
-import { parseArgs } from "node:util";
+import { parseCommandLine } from "./command-line.js";
 import type { DoorRef, EntryStore, TimeRange } from "../centre/entry-store.js";
 import { LATEST_VERSION } from "../centre/migrations.js";
 import { DEFAULT_DB, isPostgres, openEntryStore } from "../centre/open-store.js";
@@ -61,9 +61,7 @@ function door(values: { door?: string; site?: string; device?: string }): DoorRe
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
+  const { values } = parseCommandLine("trace", {
       args: argv,
       options: {
         db: { type: "string" },
@@ -87,10 +85,7 @@ export async function run(argv: string[]): Promise<number> {
       },
       strict: true,
       allowPositionals: false,
-    }));
-  } catch (e) {
-    throw new CliError(`trace: ${e instanceof Error ? e.message : String(e)}`);
-  }
+  });
   if (values.help === true) {
     process.stdout.write(USAGE + "\n");
     return 0;

@@ -154,8 +154,11 @@ describe.each([
       second.child.kill("SIGTERM");
       expect(await second.exited).toBe(0);
       expect(before).toBeLessThan(5000);
-      // The restarted collector stored exactly what the killed one had not committed.
-      expect(stats(second.lines).entriesNew).toBe(5000 - before);
+      // The restarted collector stored what the killed one had not committed. At most 5000 - before: a commit the
+      // killed collector had already sent can still land after `before` was counted (PostgreSQL finishes it).
+      const restored = stats(second.lines).entriesNew;
+      expect(restored).toBeGreaterThan(0);
+      expect(restored).toBeLessThanOrEqual(5000 - before);
       const stored = await store.entriesAtDoor(entries[0]!, { fromMs: 0, toMs: Date.parse("2030-01-01T00:00:00Z") }, { includeDenied: true });
       expect(stored.map((e) => e.id).sort()).toEqual(entries.map((e) => e.id).sort());
     } finally {
