@@ -39,6 +39,7 @@ describe("a gate end to end: serial pty -> decision -> journal -> MQTT", () => {
   let sub: MqttClient;
   const received = new Map<string, EntryMessage>();
   const arrivals: string[] = [];
+  const states: Array<Record<string, unknown>> = [];
   let privateKey: Awaited<ReturnType<typeof generateIssuerKeyPair>>;
   let configPath: string;
 
@@ -73,13 +74,17 @@ describe("a gate end to end: serial pty -> decision -> journal -> MQTT", () => {
     writeFileSync(join(dir, "status.csv"), STATUS_CSV);
 
     sub = mqtt.connect(broker.url, { clientId: "e2e-subscriber", clean: false, reconnectPeriod: 100 });
-    sub.on("message", (_topic, payload) => {
+    sub.on("message", (topic, payload) => {
+      if (topic.endsWith("/state")) {
+        states.push(JSON.parse(payload.toString("utf8")) as Record<string, unknown>);
+        return;
+      }
       const e = JSON.parse(payload.toString("utf8")) as EntryMessage;
       arrivals.push(e.id);
       received.set(e.id, e);
     });
     await new Promise<void>((resolve, reject) => {
-      sub.once("connect", () => sub.subscribe("qrgate/v1/+/+/entry", { qos: 1 }, (e) => (e ? reject(e) : resolve())));
+      sub.once("connect", () => sub.subscribe(["qrgate/v1/+/+/entry", "qrgate/v1/hq/gate-1/state"], { qos: 1 }, (e) => (e ? reject(e) : resolve())));
     });
   });
 
@@ -103,6 +108,8 @@ describe("a gate end to end: serial pty -> decision -> journal -> MQTT", () => {
     gate = spawnCli(["run", "--config", configPath], { cwd: dir });
     await waitFor(() => gate.logs().some((l) => l.msg === "scanner connected"), "the scanner to connect");
     await waitFor(() => gate.logs().some((l) => l.msg === "mqtt connected"), "the gate to reach the broker");
+    await waitFor(() => states.some((m) => m.state === "online"), "the retained online state");
+    expect(states.find((m) => m.state === "online")).toMatchObject({ version: expect.any(String) as unknown, bootId: expect.any(String) as unknown });
   });
 
   it("publishes one entry per scan with the contract's fields, decisions and reasons", async () => {
@@ -181,6 +188,7 @@ describe("a gate end to end: serial pty -> decision -> journal -> MQTT", () => {
   it("stops on SIGTERM with the relay off and nothing left in the outbox", async () => {
     gate.proc.kill("SIGTERM");
     expect(await gate.exited()).toBe(0);
+    await waitFor(() => states.at(-1)?.state === "offline", "the offline state at stop");
     const relay = gate.logs().filter((l) => l.module === "relay");
     expect(relay.at(-1)?.on).toBe(false);
     expect(relay[0]?.on).toBe(false);
