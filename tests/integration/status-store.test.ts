@@ -89,6 +89,18 @@ describe("status table import", () => {
     expect(t.lookup("001099000001")?.status).toBe("clear");
   });
 
+  it("is seen at once by a gate that has the file open (an import while it runs)", () => {
+    const path = join(tmp(), "g.db");
+    const gate = new StatusTable(openDatabase(path, { synchronous: "FULL" }));
+    const tool = new StatusTable(openDatabase(path, { synchronous: "NORMAL" }));
+    for (const [i, status] of (["clear", "f0"] as const).entries()) {
+      const stage = tool.beginReplace();
+      stage.addBatch([ROW("001099000001", { status })]);
+      stage.commit(i);
+      expect([gate.lookup("001099000001")?.status, gate.meta().version]).toEqual([status, i + 1]);
+    }
+  });
+
   it("leaves the old table deciding when a load dies before its swap", () => {
     const dir = tmp();
     const path = join(dir, "g.db");
