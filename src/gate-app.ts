@@ -118,7 +118,7 @@ export class GateApp {
     this.relay = buildRelay(config, this.clock, log);
     this.scanner = buildScanner(config, this.clock, log);
     this.session = new MqttSession(
-      { ...config.mqtt },
+      config.mqtt,
       { site: config.site, device: config.device, version: QRGATE_VERSION, bootId: this.bootId },
       () => this.clock.wallMs(),
       log.child({ module: "mqtt" }),

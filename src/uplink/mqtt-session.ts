@@ -1,21 +1,12 @@
 import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import type { MqttClient, IClientOptions } from "mqtt";
+import type { Config } from "../config/config.js";
 import { deviceTopic } from "../contract/topics.js";
 import type { DeviceStateMessage } from "./device-state.js";
 
-export interface MqttSettings {
-  readonly url: string;
-  readonly username?: string;
-  readonly password?: string;
-  /** Paths of PEM files for TLS. */
-  readonly ca?: string;
-  readonly cert?: string;
-  readonly key?: string;
-  readonly root: string;
-  readonly reconnectMs: number;
-  readonly keepaliveS: number;
-}
+/** The `mqtt` section of the device configuration. */
+export type MqttSettings = Config["mqtt"];
 
 export interface DeviceIdentity {
   readonly site: string;

@@ -1,19 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_POLICY, evaluatePolicy, type Policy } from "../../src/core/policy.js";
 import type { StatusRow } from "../../src/core/status-row.js";
+import { ROW } from "../support/gate-harness.js";
 
 const NOW = Date.UTC(2026, 10, 24, 12);
-const row = (over: Partial<StatusRow>): StatusRow => ({
-  id: "001099012345",
-  status: "clear",
-  doses: 2,
-  lastDose: "2021-09-01",
-  recoveredOn: null,
-  dob: null,
-  zone: null,
-  flags: [],
-  ...over,
-});
+const row = (over: Partial<StatusRow>): StatusRow => ROW("001099012345", over);
 
 describe("default policy (DESIGN §4)", () => {
   const cases: Array<[string, StatusRow | undefined, string, string]> = [
