@@ -40,24 +40,24 @@ function positiveInt(name: string, v: string | undefined, min = 1): number | und
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseCommandLine("collect", {
-      args: argv,
-      options: {
-        url: { type: "string" },
-        db: { type: "string" },
-        group: { type: "string" },
-        "client-id": { type: "string" },
-        root: { type: "string" },
-        username: { type: "string" },
-        password: { type: "string" },
-        "retention-days": { type: "string" },
-        "batch-max": { type: "string" },
-        "linger-ms": { type: "string" },
-        "session-expiry-s": { type: "string" },
-        "log-level": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
+    args: argv,
+    options: {
+      url: { type: "string" },
+      db: { type: "string" },
+      group: { type: "string" },
+      "client-id": { type: "string" },
+      root: { type: "string" },
+      username: { type: "string" },
+      password: { type: "string" },
+      "retention-days": { type: "string" },
+      "batch-max": { type: "string" },
+      "linger-ms": { type: "string" },
+      "session-expiry-s": { type: "string" },
+      "log-level": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+    allowPositionals: false,
   });
   if (values.help === true) {
     process.stdout.write(USAGE + "\n");

@@ -26,14 +26,14 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (sub !== "import") throw new CliError(`unknown status command '${sub}' (try: qrgate status import FILE)`);
   const parsed = parseCommandLine("status import", {
-      args: rest,
-      allowPositionals: true,
-      options: {
-        config: { type: "string" },
-        strict: { type: "boolean", default: false },
-        merge: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
+    args: rest,
+    allowPositionals: true,
+    options: {
+      config: { type: "string" },
+      strict: { type: "boolean", default: false },
+      merge: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
   });
   if (parsed.values.help) {
     process.stdout.write(HELP + "\n");
