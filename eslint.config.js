@@ -31,4 +31,16 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
     languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, globals: { process: "readonly" } },
   },
+  {
+    // The pages' own scripts run in the browser, outside the TypeScript project.
+    files: ["src/web/**/*.js"],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: "script",
+      globals: Object.fromEntries(
+        ["window", "document", "performance", "requestAnimationFrame", "MessageChannel", "EventSource", "setTimeout", "clearTimeout", "setInterval", "clearInterval", "fetch", "confirm", "location", "URLSearchParams", "Intl", "Node", "encodeURIComponent"].map((g) => [g, "readonly"]),
+      ),
+    },
+  },
 );

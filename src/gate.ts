@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHmac } from "node:crypto";
 import type { Logger } from "pino";
 import type { EntryMessage } from "./contract/entry.js";
 import { pseudonymize } from "./contract/pseudonym.js";
@@ -45,6 +45,8 @@ export interface GateSettings {
   readonly dedupMs: number;
   /** When set, entries carry HMAC-SHA256(key, ID) instead of the ID. */
   readonly pseudonymizeKey?: string;
+  /** The device's secret that keys the `who` tag of log lines; without it log lines carry no tag. */
+  readonly logTagKey?: Uint8Array;
 }
 
 export interface GatePorts {
@@ -70,6 +72,10 @@ export interface ScanOutcome {
   readonly decideMs: number;
   /** Code received -> relay commanded (or refusal signalled), ms. */
   readonly totalMs: number;
+  /** When the code's last byte arrived, on the gate clock's monotonic scale (the screen measures from it). */
+  readonly receivedMono: number;
+  /** The name the credential carried, for the screen at the door only; never stored, published or logged. */
+  readonly name?: string;
 }
 
 /** Per-step timings kept for the bench and the health report. */
@@ -81,9 +87,14 @@ export interface GateTimings {
 
 const HOUR_MS = 3_600_000;
 
-/** A short, non-reversible tag for logs: never a whole ID at info level. */
-export function logTag(id: string | null): string | null {
-  return id === null ? null : createHash("sha256").update(id).digest("hex").slice(0, 8);
+/**
+ * A short tag for logs, so one person's scans can be told apart without a whole ID at info level: HMAC-SHA256 under
+ * the device's own secret (src/store/log-tag-secret.ts). An unkeyed hash would be reversible (12-digit IDs are few
+ * enough to try them all) and the same on every gate; this one is neither. No secret, no tag.
+ */
+export function logTag(id: string | null, secret: Uint8Array | undefined): string | null {
+  if (id === null || secret === undefined) return null;
+  return createHmac("sha256", secret).update(id, "utf8").digest("hex").slice(0, 8);
 }
 
 /**
@@ -95,6 +106,7 @@ export class Gate {
   private lastCode: Buffer | null = null;
   private lastCodeMono = -Infinity;
   private wasStale: boolean | null = null;
+  private keys: IssuerKeySet;
   private readonly ids = new Uuidv7Generator();
   private readonly listeners: Array<(o: ScanOutcome) => void> = [];
   readonly timings: GateTimings = {
@@ -106,10 +118,56 @@ export class Gate {
   constructor(
     private readonly settings: GateSettings,
     private readonly ports: GatePorts,
-  ) {}
+  ) {
+    this.keys = settings.keys;
+  }
 
   setMode(mode: GateMode): void {
     this.mode = mode;
+  }
+
+  /** `lockdown` while an admin has every code refused. */
+  get currentMode(): GateMode {
+    return this.mode;
+  }
+
+  /** Replaces the pass issuer keys (a key set the centre signed); the next scan uses them. */
+  setIssuerKeys(keys: IssuerKeySet): void {
+    this.keys = keys;
+  }
+
+  /**
+   * Opens the door on an admin's command: journals an entry (allow, reason `manual`, no subject) and pulses the
+   * relay, journal first like every opening. Throws when the journal cannot take it (then the door stays shut).
+   */
+  openManually(detail: string): EntryMessage {
+    const { clock, log } = this.ports;
+    const s = this.settings;
+    const nowMs = clock.wallMs();
+    const meta = this.ports.status.meta();
+    const entry: EntryMessage = {
+      id: this.ids.next(nowMs),
+      ts: new Date(nowMs).toISOString(),
+      site: s.site,
+      device: s.device,
+      door: s.door,
+      decision: "allow",
+      reason: "manual",
+      kind: "unknown",
+      subject: null,
+      latencyMs: 0,
+      statusVersion: meta.version,
+      stale: meta.updatedMs === null || nowMs - meta.updatedMs > s.policy.maxCacheAgeHours * HOUR_MS,
+    };
+    this.ports.journal.record({ entry, detail, topic: deviceTopic(s.topicRoot, s.site, s.device, "entry"), usedPass: null });
+    try {
+      this.ports.relay.pulse();
+    } catch (e) {
+      log.error({ err: (e as Error).message }, "relay fault: door not released");
+    }
+    this.ports.uplink.kick();
+    log.info({ decision: "allow", reason: "manual" }, "opened by command");
+    return entry;
   }
 
   onOutcome(fn: (o: ScanOutcome) => void): void {
@@ -131,10 +189,11 @@ export class Gate {
 
     let d: Decision = decide({
       bytes: code.bytes,
+      totalBytes: code.totalBytes,
       nowMs,
       mode: this.mode,
       policy: s.policy,
-      keys: s.keys,
+      keys: this.keys,
       skewS: s.skewS,
       replay: this.ports.replay,
       lookup: (id) => this.ports.status.lookup(id),
@@ -190,7 +249,7 @@ export class Gate {
     this.timings.journal.add(journaledMono - decidedMono);
     this.timings.total.add(totalMs);
     log.info(
-      { decision: d.decision, reason: d.reason, kind: d.kind, who: logTag(d.subject), ms: Math.round(totalMs * 100) / 100 },
+      { decision: d.decision, reason: d.reason, kind: d.kind, who: logTag(d.subject, s.logTagKey), ms: Math.round(totalMs * 100) / 100 },
       d.decision === "allow" ? "allowed" : "denied",
     );
     if (d.detail !== null) log.debug({ detail: d.detail }, "decision detail");
@@ -202,6 +261,8 @@ export class Gate {
       entry: journaled,
       decideMs,
       totalMs,
+      receivedMono: code.receivedMono,
+      ...(d.name !== undefined ? { name: d.name } : {}),
     };
     for (const fn of this.listeners) fn(outcome);
     return outcome;

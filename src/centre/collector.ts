@@ -9,16 +9,23 @@
  * already read from the socket are handled); while a commit is in progress the next batch gathers, up to
  * `batchMax`. The broker stops sending once `receiveMaximum` messages are unacknowledged, which bounds memory.
  *
+ * Nothing from the network is trusted: payloads are parsed strictly, the topic's site and device are the
+ * identity (a payload naming another is refused), and a message that cannot be stored goes to the `rejected`
+ * table and is acknowledged, so one bad message never blocks the others. When the database refuses a row of a
+ * batch for its content, the batch is split until the row is alone; only a failing store is retried.
+ *
  * Constructors do no I/O; `start()` connects, `stop()` flushes, acknowledges and disconnects.
  */
 import { hostname } from "node:os";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import type { Logger } from "pino";
 import { parseEntryMessage, type EntryMessage } from "../contract/entry.js";
-import { DEFAULT_ROOT, parseDeviceTopic } from "../contract/topics.js";
+import { DEFAULT_ROOT, isValidSegment, parseDeviceTopic } from "../contract/topics.js";
 import { DeferredAcks, type Received } from "./deferred-acks.js";
 import { parseEventMessage, parseStateMessage } from "./device-messages.js";
-import type { DeviceEvent, DeviceState, EntryStore } from "./entry-store.js";
+import { entryTsMs } from "./entry-row.js";
+import type { DeviceEvent, DeviceState, EntryStore, IngestResult, RejectedMessage } from "./entry-store.js";
+import { errorCode, REJECTED_PAYLOAD_BYTES } from "./row-refused.js";
 
 export interface CollectorOptions {
   readonly store: EntryStore;
@@ -39,10 +46,25 @@ export interface CollectorOptions {
   readonly receiveMaximum?: number;
   /** How long the broker keeps the session while we are away (default 7 days). */
   readonly sessionExpirySeconds?: number;
+  /**
+   * Largest packet the broker may send us (MQTT 5 Maximum Packet Size, default 2 MiB): with `receiveMaximum`
+   * it bounds the memory a flood of huge messages could take. The broker discards bigger ones for us.
+   */
+  readonly maximumPacketSize?: number;
   /** Purge entries and events older than this many days, at start and then hourly. */
   readonly retentionDays?: number;
   /** Wall clock (UTC epoch ms), injectable for tests. */
   readonly now?: () => number;
+  /** How often the counts (stored, duplicate, rejected) are logged (default 60 s; 0: only at stop). */
+  readonly statsIntervalMs?: number;
+  /**
+   * Raise the `no_entries` alarm when gates are online but no entry arrived for this long (default 15 min;
+   * 0: never). Checked every `silenceCheckMs` (default a tenth of it, at most a minute).
+   */
+  readonly silenceAlarmMs?: number;
+  readonly silenceCheckMs?: number;
+  /** Longest wait between retries of a failing store (default 5 s). */
+  readonly maxBackoffMs?: number;
 }
 
 export interface CollectorStats {
@@ -54,14 +76,26 @@ export interface CollectorStats {
   entriesDuplicate: number;
   states: number;
   events: number;
-  /** Payloads that could not be read: logged, acknowledged and dropped. */
+  /** Messages set aside in the `rejected` table (unreadable, against the contract, refused by the database). */
   rejected: number;
+  /** Rejected messages that could not even be written to `rejected` (logged, acknowledged). */
+  dropped: number;
+  /** Batches split because the database refused a row's content. */
+  splits: number;
+  /** Subscriptions made (one per CONNACK). */
+  subscribes: number;
   batches: number;
   /** Largest batch committed. */
   maxBatch: number;
   /** Commits that failed and were retried. */
   commitErrors: number;
   acked: number;
+  /** Receipt time minus `ts` of the last entry committed, in ms (how far behind the fleet the centre is). */
+  lagMs: number;
+  /** UTC epoch ms when the last entry was committed (0: none yet). */
+  lastEntryMs: number;
+  /** 1 while the `no_entries` alarm is raised. */
+  silenceAlarm: 0 | 1;
 }
 
 export function defaultClientId(group: string): string {
@@ -76,13 +110,15 @@ export function sharedTopics(group: string, root: string): string[] {
   return ["entry", "state", "event"].map((kind) => `$share/${group}/${root}/+/+/${kind}`);
 }
 
-interface Parsed {
-  entries: EntryMessage[];
-  states: DeviceState[];
-  events: DeviceEvent[];
-}
+/** One received message, read: what it will be stored as. */
+type Item =
+  | { readonly m: Received; readonly kind: "entry"; readonly value: EntryMessage }
+  | { readonly m: Received; readonly kind: "state"; readonly value: DeviceState }
+  | { readonly m: Received; readonly kind: "event"; readonly value: DeviceEvent }
+  | { readonly m: Received; readonly kind: "rejected"; readonly value: RejectedMessage };
 
 const HOUR_MS = 3_600_000;
+const DB_REFUSED = "refused by the database";
 const DAY_MS = 86_400_000;
 
 export class Collector {
@@ -96,10 +132,16 @@ export class Collector {
     states: 0,
     events: 0,
     rejected: 0,
+    dropped: 0,
+    splits: 0,
+    subscribes: 0,
     batches: 0,
     maxBatch: 0,
     commitErrors: 0,
     acked: 0,
+    lagMs: 0,
+    lastEntryMs: 0,
+    silenceAlarm: 0,
   };
 
   private readonly log: Logger;
@@ -112,6 +154,11 @@ export class Collector {
   private flushing: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private purgeTimer: NodeJS.Timeout | null = null;
+  private statsTimer: NodeJS.Timeout | null = null;
+  private silenceTimer: NodeJS.Timeout | null = null;
+  /** Since when the collector has been waiting for an entry (start, or the last entry). */
+  private quietSinceMs = 0;
+  private checkingSilence = false;
   private stopping = false;
   private wake: (() => void) | null = null;
 
@@ -138,12 +185,14 @@ export class Collector {
       clientId: this.clientId,
       clean: false,
       manualConnect: true,
+      // We subscribe ourselves on every CONNACK (below); mqtt.js's own resubscribe skips a present session.
       resubscribe: false,
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
       properties: {
         sessionExpiryInterval: this.opts.sessionExpirySeconds ?? 7 * 24 * 3600,
         receiveMaximum: this.opts.receiveMaximum ?? 2000,
+        maximumPacketSize: this.opts.maximumPacketSize ?? 2 * 1024 * 1024,
       },
       ...(this.opts.username !== undefined ? { username: this.opts.username } : {}),
       ...(this.opts.password !== undefined ? { password: this.opts.password } : {}),
@@ -155,29 +204,24 @@ export class Collector {
     this.client = client;
     this.acks = acks;
 
+    // Subscribe on every CONNACK, also when the broker says it kept our session: Mosquitto 2.0 does not restore
+    // shared subscriptions from its persistence file, so after a broker restart the session is "present" but
+    // subscribed to nothing, and every entry would go to nobody. Subscribing again is idempotent (MQTT 5 §3.8.4).
     const subscribed = new Promise<void>((resolve, reject) => {
+      let first = true;
       client.on("connect", (connack) => {
         acks.connected();
         this.log.info({ sessionPresent: connack.sessionPresent, clientId: this.clientId }, "connected");
-        // The broker keeps the subscription in the session; subscribe when it has none (first start, expiry).
-        if (connack.sessionPresent === true) {
-          resolve();
-          return;
-        }
-        client.subscribe(sharedTopics(this.group, this.root), { qos: 1 }, (err, granted) => {
-          const refused = (granted ?? []).filter((g) => g.qos > 2);
-          if (err !== null && err !== undefined) {
-            this.log.error({ err: err.message }, "subscribe failed");
-            reject(err);
-          } else if (refused.length > 0) {
-            const e = new Error(`broker refused ${refused.map((g) => `${g.topic} (code ${g.qos})`).join(", ")}`);
-            this.log.error({ err: e.message }, "subscribe refused");
-            reject(e);
-          } else {
-            this.log.info({ topics: sharedTopics(this.group, this.root) }, "subscribed");
-            resolve();
-          }
-        });
+        const isFirst = first;
+        first = false;
+        this.subscribe(client).then(
+          () => {
+            if (isFirst) resolve();
+          },
+          (e: unknown) => {
+            if (isFirst) reject(e instanceof Error ? e : new Error(String(e)));
+          },
+        );
       });
     });
     // While the broker stays unreachable, mqtt.js retries every second: say it once at warn, then at debug.
@@ -192,12 +236,25 @@ export class Collector {
     client.on("offline", () => this.log.warn("broker unreachable, retrying"));
     client.connect();
     await subscribed;
+
+    this.quietSinceMs = this.now();
+    const statsEvery = this.opts.statsIntervalMs ?? 60_000;
+    if (statsEvery > 0) {
+      this.statsTimer = setInterval(() => this.logCounts("counts"), statsEvery);
+      this.statsTimer.unref();
+    }
+    const silenceMs = this.opts.silenceAlarmMs ?? 15 * 60_000;
+    if (silenceMs > 0) {
+      const every = this.opts.silenceCheckMs ?? Math.min(60_000, Math.max(10, Math.floor(silenceMs / 10)));
+      this.silenceTimer = setInterval(() => void this.checkSilence(silenceMs), every);
+      this.silenceTimer.unref();
+    }
   }
 
   /** Flushes what was received, acknowledges it, and disconnects. Messages arriving from now on are not acknowledged. */
   async stop(): Promise<void> {
     this.stopping = true;
-    if (this.purgeTimer !== null) clearInterval(this.purgeTimer);
+    for (const t of [this.purgeTimer, this.statsTimer, this.silenceTimer]) if (t !== null) clearInterval(t);
     if (this.timer !== null) {
       clearTimeout(this.timer);
       this.timer = null;
@@ -207,7 +264,64 @@ export class Collector {
     await this.flushing;
     const client = this.client;
     if (client !== null) await client.endAsync(false);
+    this.logCounts("counts");
     this.log.info({ ...this.stats }, "stopped");
+  }
+
+  private subscribe(client: MqttClient): Promise<void> {
+    const topics = sharedTopics(this.group, this.root);
+    return new Promise<void>((resolve, reject) => {
+      client.subscribe(topics, { qos: 1 }, (err, granted) => {
+        const refused = (granted ?? []).filter((g) => g.qos > 2);
+        if (err !== null && err !== undefined) {
+          this.log.error({ err: err.message }, "subscribe failed");
+          reject(err);
+        } else if (refused.length > 0) {
+          const e = new Error(`broker refused ${refused.map((g) => `${g.topic} (code ${g.qos})`).join(", ")}`);
+          this.log.error({ err: e.message }, "subscribe refused");
+          reject(e);
+        } else {
+          this.stats.subscribes += 1;
+          this.log.info({ topics }, "subscribed");
+          resolve();
+        }
+      });
+    });
+  }
+
+  /** The counts an admin watches: in the log every `statsIntervalMs` and at stop. */
+  private logCounts(msg: string): void {
+    const s = this.stats;
+    this.log.info(
+      {
+        stored: s.entriesNew,
+        duplicate: s.entriesDuplicate,
+        rejected: s.rejected,
+        states: s.states,
+        events: s.events,
+        commitErrors: s.commitErrors,
+      },
+      msg,
+    );
+  }
+
+  /** Gates online (by their last state) but no entry for `silenceMs`: the subscription or the fleet is broken. */
+  private async checkSilence(silenceMs: number): Promise<void> {
+    if (this.checkingSilence || this.stopping || this.stats.silenceAlarm === 1) return;
+    if (this.now() - this.quietSinceMs < silenceMs) return;
+    this.checkingSilence = true;
+    try {
+      const online = (await this.opts.store.deviceStates()).filter((d) => d.state === "online");
+      const quietMs = this.now() - this.quietSinceMs;
+      if (online.length > 0 && quietMs >= silenceMs && this.stats.silenceAlarm === 0) {
+        this.stats.silenceAlarm = 1;
+        this.log.warn({ alarm: "no_entries", onlineDevices: online.length, quietForMs: quietMs }, "no entries while gates are online");
+      }
+    } catch (e) {
+      this.log.debug({ code: errorCode(e) }, "silence check failed");
+    } finally {
+      this.checkingSilence = false;
+    }
   }
 
   private onMessage(m: Received): void {
@@ -245,25 +359,43 @@ export class Collector {
     }
   }
 
-  /** Commits one batch, retrying with back-off while the store fails; false if stopped before it succeeded. */
+  /** Commits one batch (split where the database refuses a row); false if stopped before it succeeded. */
   private async commit(batch: readonly Received[]): Promise<boolean> {
-    const parsed = this.parse(batch);
-    const size = parsed.entries.length + parsed.states.length + parsed.events.length;
+    if (!(await this.commitItems(this.read(batch)))) return false;
+    this.stats.batches += 1;
+    this.stats.maxBatch = Math.max(this.stats.maxBatch, batch.length);
+    this.log.debug({ messages: batch.length }, "batch committed");
+    return true;
+  }
+
+  /**
+   * Commits `items` in one transaction, retrying with capped back-off while the store fails. When the database
+   * refuses a row for its content, the items are split in halves and each half committed on its own, down to
+   * the refused row, which goes to `rejected` instead: the good rows are kept, and nothing waits on a row that
+   * can never be stored. False if stopped before it succeeded.
+   */
+  private async commitItems(items: readonly Item[]): Promise<boolean> {
+    if (items.length === 0) return true;
     let backoffMs = 250;
+    const maxBackoffMs = this.opts.maxBackoffMs ?? 5000;
     for (;;) {
       try {
-        if (size > 0) {
-          const r = await this.opts.store.commitBatch({ ...parsed, receivedMs: this.now() });
-          this.stats.entriesNew += r.newEntries;
-          this.stats.entriesDuplicate += parsed.entries.length - r.newEntries;
-        }
-        this.stats.batches += 1;
-        this.stats.maxBatch = Math.max(this.stats.maxBatch, batch.length);
-        this.log.debug({ messages: batch.length, entries: parsed.entries.length }, "batch committed");
+        const r = await this.opts.store.commitBatch({
+          entries: items.flatMap((x) => (x.kind === "entry" ? [x.value] : [])),
+          states: items.flatMap((x) => (x.kind === "state" ? [x.value] : [])),
+          events: items.flatMap((x) => (x.kind === "event" ? [x.value] : [])),
+          rejected: items.flatMap((x) => (x.kind === "rejected" ? [x.value] : [])),
+          receivedMs: this.now(),
+        });
+        this.account(items, r);
         return true;
       } catch (e) {
+        if (this.opts.store.isDataError(e)) return this.split(items, e);
         this.stats.commitErrors += 1;
-        this.log.error({ err: e instanceof Error ? e.message : String(e), retryInMs: backoffMs }, "commit failed");
+        this.log.error(
+          { err: e instanceof Error ? e.message : String(e), code: errorCode(e), retryInMs: backoffMs },
+          "commit failed",
+        );
         if (this.stopping) return false;
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, backoffMs);
@@ -274,61 +406,99 @@ export class Collector {
         });
         this.wake = null;
         if (this.stopping) return false;
-        backoffMs = Math.min(backoffMs * 2, 5000);
+        backoffMs = Math.min(backoffMs * 2, maxBackoffMs);
       }
     }
   }
 
-  private parse(batch: readonly Received[]): Parsed {
-    const out: Parsed = { entries: [], states: [], events: [] };
+  private async split(items: readonly Item[], e: unknown): Promise<boolean> {
+    if (items.length > 1) {
+      this.stats.splits += 1;
+      const mid = Math.ceil(items.length / 2);
+      return (await this.commitItems(items.slice(0, mid))) && this.commitItems(items.slice(mid));
+    }
+    const only = items[0]!;
+    if (only.kind === "rejected") {
+      // Even the record of a refusal was refused: say so and let it go rather than block everything after it.
+      this.stats.dropped += 1;
+      this.log.error({ topic: only.m.topic, code: errorCode(e) }, "rejected message could not be recorded");
+      return true;
+    }
+    // The database's words may quote the value (personal data): the log gets the code, the table the message.
+    const msg = e instanceof Error ? e.message : String(e);
+    this.log.warn({ topic: only.m.topic, code: errorCode(e) }, "row refused by the database");
+    return this.commitItems([this.rejectedItem(only.m, `${DB_REFUSED} (${errorCode(e)}): ${msg}`.slice(0, 500))]);
+  }
+
+  private account(items: readonly Item[], r: IngestResult): void {
+    let entries = 0;
+    let lastEntry: EntryMessage | null = null;
+    for (const x of items) {
+      if (x.kind === "entry") {
+        entries += 1;
+        lastEntry = x.value;
+      } else if (x.kind === "state") this.stats.states += 1;
+      else if (x.kind === "event") this.stats.events += 1;
+      else {
+        this.stats.rejected += 1;
+        // Our own reasons never quote the value; a database's might, so only its code is logged.
+        const reason = x.value.reason;
+        const shown = reason.startsWith(DB_REFUSED) ? reason.slice(0, reason.indexOf(":")) : reason;
+        this.log.warn({ topic: x.value.topic, reason: shown }, "message rejected");
+      }
+    }
+    this.stats.entriesNew += r.newEntries;
+    this.stats.entriesDuplicate += entries - r.newEntries;
+    if (lastEntry !== null) {
+      const nowMs = this.now();
+      this.stats.lagMs = Math.max(0, nowMs - entryTsMs(lastEntry));
+      this.stats.lastEntryMs = nowMs;
+      this.quietSinceMs = nowMs;
+      if (this.stats.silenceAlarm === 1) {
+        this.stats.silenceAlarm = 0;
+        this.log.info({ alarm: "no_entries" }, "entries arriving again");
+      }
+    }
+  }
+
+  private rejectedItem(m: Received, reason: string): Item {
+    return {
+      m,
+      kind: "rejected",
+      value: {
+        topic: m.topic.slice(0, 1024),
+        reason,
+        payload: m.payload.subarray(0, REJECTED_PAYLOAD_BYTES),
+        receivedMs: this.now(),
+      },
+    };
+  }
+
+  /** Reads each message strictly; what cannot be read becomes a `rejected` item with the reason. */
+  private read(batch: readonly Received[]): Item[] {
     const receivedMs = this.now();
-    for (const m of batch) {
+    return batch.map((m): Item => {
       const where = parseDeviceTopic(this.root, m.topic);
-      if (where === null) {
-        this.reject(m.topic, "topic is not <root>/<site>/<device>/<kind>");
-        continue;
+      if (where === null || !isValidSegment(where.site) || !isValidSegment(where.device)) {
+        return this.rejectedItem(m, "topic is not <root>/<site>/<device>/<kind>");
       }
       switch (where.kind) {
         case "entry": {
-          const r = parseEntryMessage(m.payload);
-          if (!r.ok) {
-            this.reject(m.topic, r.error);
-          } else {
-            if (r.value.site !== where.site || r.value.device !== where.device) {
-              // Stored as sent (losing an entry is worse), but a broker ACL should make this impossible.
-              this.log.warn({ topic: m.topic, site: r.value.site, device: r.value.device }, "entry names another device than its topic");
-            }
-            out.entries.push(r.value);
-          }
-          break;
+          const r = parseEntryMessage(m.payload, where, receivedMs);
+          return r.ok ? { m, kind: "entry", value: r.value } : this.rejectedItem(m, r.error);
         }
         case "state": {
           const r = parseStateMessage(where.site, where.device, m.payload, receivedMs);
-          if (r.ok) {
-            out.states.push(r.value);
-            this.stats.states += 1;
-          } else this.reject(m.topic, r.error);
-          break;
+          return r.ok ? { m, kind: "state", value: r.value } : this.rejectedItem(m, r.error);
         }
         case "event": {
           const r = parseEventMessage(where.site, where.device, m.payload, receivedMs);
-          if (r.ok) {
-            out.events.push(r.value);
-            this.stats.events += 1;
-          } else this.reject(m.topic, r.error);
-          break;
+          return r.ok ? { m, kind: "event", value: r.value } : this.rejectedItem(m, r.error);
         }
         default:
-          this.reject(m.topic, `unexpected kind '${where.kind}'`);
+          return this.rejectedItem(m, "unexpected topic kind");
       }
-    }
-    return out;
-  }
-
-  /** A payload we cannot read is acknowledged and dropped: redelivering it would never make it readable. */
-  private reject(topic: string, reason: string): void {
-    this.stats.rejected += 1;
-    this.log.warn({ topic, reason }, "message rejected");
+    });
   }
 
   private async purge(): Promise<void> {

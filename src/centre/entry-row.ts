@@ -73,7 +73,7 @@ export function rowToState(r: StateRow): DeviceState {
   return {
     site: r.site,
     device: r.device,
-    state: r.state === "online" ? "online" : "offline",
+    state: r.state === "online" || r.state === "degraded" ? r.state : "offline",
     tsMs: r.ts_ms,
     version: r.version,
     bootId: r.boot_id,

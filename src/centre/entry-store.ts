@@ -9,12 +9,27 @@
  */
 import type { EntryMessage } from "../contract/entry.js";
 
-/** A door is its site, device and door together (DESIGN §6). */
+/** One reader of a door: its site, device and door together (`--door SITE/DEVICE/DOOR`). */
 export interface DoorRef {
   readonly site: string;
   readonly device: string;
   readonly door: string;
 }
+
+/**
+ * A door as people mix at it: its site and its name, whichever reader (device) guards it. One door may have
+ * several readers (two lanes, an in and an out reader); they all count (docs/contract.md §6).
+ */
+export interface SiteDoorRef {
+  readonly site: string;
+  readonly door: string;
+}
+
+/**
+ * Where a contact is counted: `door` (default) at the same door of the same site, whichever reader; `site`
+ * at any door of the same site.
+ */
+export type ContactScope = "door" | "site";
 
 /** Half-open range `[fromMs, toMs)` of UTC epoch milliseconds. */
 export interface TimeRange {
@@ -30,11 +45,23 @@ export interface QueryOptions {
   readonly includeDenied?: boolean;
 }
 
-/** The last known state of a device (`…/state`, retained, DESIGN §5). */
+/** Which entries a listing asks for: one reader, a door across its readers, a site, or a subject. */
+export type EntryQuery =
+  | { readonly door: DoorRef }
+  | { readonly siteDoor: SiteDoorRef }
+  | { readonly site: string }
+  | { readonly subject: string };
+
+export interface ContactOptions extends QueryOptions {
+  /** Default `door`. */
+  readonly scope?: ContactScope;
+}
+
+/** The last known state of a device (`…/state`, retained, docs/contract.md §5.3). */
 export interface DeviceState {
   readonly site: string;
   readonly device: string;
-  readonly state: "online" | "offline";
+  readonly state: "online" | "degraded" | "offline";
   readonly tsMs: number;
   readonly version: string | null;
   readonly bootId: string | null;
@@ -54,11 +81,27 @@ export interface DeviceEvent {
   readonly receivedMs: number;
 }
 
+/**
+ * A message the centre would not store (unreadable, against the contract, naming another device than its topic,
+ * or refused by the database), kept for an admin to look at: the `rejected` table.
+ */
+export interface RejectedMessage {
+  readonly topic: string;
+  /** Why, in a few words (never the refused value itself). */
+  readonly reason: string;
+  /** The first 4 KB of the payload, as received. */
+  readonly payload: Buffer;
+  /** When the centre received it (UTC epoch ms). */
+  readonly receivedMs: number;
+}
+
 /** What one collector batch commits, in one transaction. */
 export interface IngestBatch {
   readonly entries: readonly EntryMessage[];
   readonly states: readonly DeviceState[];
   readonly events: readonly DeviceEvent[];
+  /** Messages set aside, committed with the rest so that acknowledging them is safe. */
+  readonly rejected?: readonly RejectedMessage[];
   /** When the centre received the batch (UTC epoch ms), stored beside each row. */
   readonly receivedMs: number;
 }
@@ -92,10 +135,21 @@ export interface EntryStore {
   schemaVersion(): Promise<number>;
 
   /**
-   * Commits entries, device states and events in one transaction; entries and events are idempotent by
-   * `id` / `key` (a redelivery changes nothing). When this resolves, the rows are durable.
+   * Commits entries, device states, events and rejected messages in one transaction; entries and events are
+   * idempotent by `id` / `key` (a redelivery changes nothing). When this resolves, the rows are durable. When
+   * it rejects, nothing of the batch is stored; `isDataError` tells whether a row's content was refused.
    */
   commitBatch(batch: IngestBatch): Promise<IngestResult>;
+
+  /**
+   * True when `e` (thrown by `commitBatch`) means a row was refused for what it holds: the same batch would
+   * fail again, forever. False for a failing store (connection lost, disk full, timeout): retry later.
+   * Both stores refuse the same rows (`checkBatch`) before the database sees them.
+   */
+  isDataError(e: unknown): boolean;
+
+  /** Rejected messages received in the range, oldest first. */
+  rejectedMessages(range: TimeRange): Promise<RejectedMessage[]>;
 
   /** `commitBatch` for entries alone; returns how many were new. */
   insertEntries(entries: readonly EntryMessage[], receivedMs?: number): Promise<number>;
@@ -106,20 +160,31 @@ export interface EntryStore {
   /** Stores an event unless its key is already stored; returns whether it was new. */
   insertEvent(event: DeviceEvent): Promise<boolean>;
 
-  /** Entries at one door in the range, in time order (ties by id). */
+  /** Entries at one reader of a door in the range, in time order (ties by id). */
   entriesAtDoor(door: DoorRef, range: TimeRange, opts?: QueryOptions): Promise<EntryMessage[]>;
+
+  /** Entries at every reader of a door of a site in the range, in time order (ties by id). */
+  entriesAtSiteDoor(door: SiteDoorRef, range: TimeRange, opts?: QueryOptions): Promise<EntryMessage[]>;
 
   /** Entries at every door of a site in the range, in time order (ties by id). */
   entriesAtSite(site: string, range: TimeRange, opts?: QueryOptions): Promise<EntryMessage[]>;
+
+  /**
+   * The answer of `entriesAtDoor`/`entriesAtSiteDoor`/`entriesAtSite`/`entriesOfSubject` page by page, in the
+   * same order (time, then id), each page at most `pageSize` entries, so that an answer of any size can be
+   * written without holding it whole. Keyset paging: each page is one indexed query after the last (ts, id).
+   */
+  entryPages(query: EntryQuery, range: TimeRange, opts?: QueryOptions, pageSize?: number): AsyncGenerator<EntryMessage[]>;
 
   /** Passages of one subject (as stored: the clear ID or its keyed hash) in the range, in time order. */
   entriesOfSubject(subject: string, range: TimeRange, opts?: QueryOptions): Promise<EntryMessage[]>;
 
   /**
-   * Every pair (subject passage in the range, other person's passage at the same door within `windowMs` of
-   * it). The other passage may lie up to `windowMs` outside the range. Entries with no subject are ignored.
+   * Every pair (subject passage in the range, other person's passage at the same door of the same site,
+   * whichever reader, or with `scope: "site"` anywhere on the same site, within `windowMs` of it). The other
+   * passage may lie up to `windowMs` outside the range. Entries with no subject are ignored.
    */
-  contactPairs(subject: string, range: TimeRange, windowMs: number, opts?: QueryOptions): Promise<ContactPair[]>;
+  contactPairs(subject: string, range: TimeRange, windowMs: number, opts?: ContactOptions): Promise<ContactPair[]>;
 
   /** Device states, by site and device. */
   deviceStates(): Promise<DeviceState[]>;
@@ -130,8 +195,8 @@ export interface EntryStore {
   /** Number of stored entries. */
   countEntries(): Promise<number>;
 
-  /** Deletes entries and events older than `beforeMs` (retention); returns how many rows went. */
-  purge(beforeMs: number): Promise<{ entries: number; events: number }>;
+  /** Deletes entries, events and rejected messages older than `beforeMs` (retention); returns how many rows went. */
+  purge(beforeMs: number): Promise<{ entries: number; events: number; rejected: number }>;
 
   close(): Promise<void>;
 }

@@ -105,6 +105,37 @@ export const MIGRATIONS: readonly Migration[] = [
       "CREATE INDEX IF NOT EXISTS events_ts ON events (ts_ms)",
     ],
   },
+  {
+    version: 2,
+    name: "rejected messages",
+    sqlite: [
+      `CREATE TABLE rejected (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        topic TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        received_ms INTEGER NOT NULL
+      )`,
+      "CREATE INDEX IF NOT EXISTS rejected_received ON rejected (received_ms)",
+    ],
+    postgres: [
+      `CREATE TABLE rejected (
+        seq BIGSERIAL PRIMARY KEY,
+        topic TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        payload BYTEA NOT NULL,
+        received_ms BIGINT NOT NULL
+      )`,
+      "CREATE INDEX IF NOT EXISTS rejected_received ON rejected (received_ms)",
+    ],
+  },
+  {
+    version: 3,
+    name: "a door across its readers",
+    // A door's passages whichever reader took them: `trace --door D --site S` and the contact join.
+    sqlite: ["CREATE INDEX IF NOT EXISTS entries_site_door_ts ON entries (site, door, ts_ms)"],
+    postgres: ["CREATE INDEX IF NOT EXISTS entries_site_door_ts ON entries (site, door, ts_ms)"],
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version), 0);
@@ -115,10 +146,10 @@ export const MIGRATIONS_TABLE_SQL =
 
 /**
  * When an incoming device state (`excluded`) replaces the stored one, in either dialect: a newer `ts` wins; and
- * an `offline` wins over the `online` of the same boot even with an older `ts`, because it is the MQTT will,
+ * an `offline` wins over the `online` (or `degraded`) of the same boot even with an older `ts`, because it is the MQTT will,
  * whose payload (and time) the device fixed when it connected, before it published `online`. The stored
  * `ts_ms` never goes backwards (the stores keep the greater), so a late `online` of the old boot stays out.
  */
 export const STATE_IS_NEWER = `excluded.ts_ms > device_state.ts_ms
-  OR (excluded.state = 'offline' AND device_state.state = 'online'
+  OR (excluded.state = 'offline' AND device_state.state IN ('online', 'degraded')
       AND excluded.boot_id IS NOT DISTINCT FROM device_state.boot_id)`;

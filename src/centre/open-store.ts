@@ -13,12 +13,19 @@ export function isPostgres(db: string): boolean {
 export interface OpenOptions {
   /** For queries: SQLite opens an existing file read-only instead of creating an empty one. */
   readonly readonly?: boolean;
+  /** PostgreSQL: the name our sessions carry in `pg_stat_activity`. */
+  readonly applicationName?: string;
+  /** PostgreSQL: server-side limit of one statement (default 30 s). */
+  readonly statementTimeoutMs?: number;
 }
 
 export async function openEntryStore(db: string, opts: OpenOptions = {}): Promise<EntryStore> {
   if (isPostgres(db)) {
     const { PostgresEntryStore } = await import("./postgres-entry-store.js");
-    return new PostgresEntryStore(db);
+    return new PostgresEntryStore(db, {
+      ...(opts.applicationName !== undefined ? { applicationName: opts.applicationName } : {}),
+      ...(opts.statementTimeoutMs !== undefined ? { statementTimeoutMs: opts.statementTimeoutMs } : {}),
+    });
   }
   const { SqliteEntryStore } = await import("./sqlite-entry-store.js");
   return new SqliteEntryStore(db, { readonly: opts.readonly === true });

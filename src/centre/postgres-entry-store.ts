@@ -6,14 +6,18 @@
 import pg from "pg";
 import type { EntryMessage } from "../contract/entry.js";
 import type {
+  ContactOptions,
   ContactPair,
   DeviceEvent,
+  EntryQuery,
   DeviceState,
   DoorRef,
   EntryStore,
   IngestBatch,
   IngestResult,
   QueryOptions,
+  RejectedMessage,
+  SiteDoorRef,
   TimeRange,
 } from "./entry-store.js";
 import {
@@ -27,9 +31,14 @@ import {
   type StateRow,
 } from "./entry-row.js";
 import { MIGRATIONS, MIGRATIONS_TABLE_SQL, STATE_IS_NEWER } from "./migrations.js";
+import { checkBatch, isDataError } from "./row-refused.js";
 
 const INT8_OID = 20;
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+/** Client-side limit of one migration statement (pg takes 0 as "the default", so a long one instead). */
+const MIGRATION_TIMEOUT_MS = 24 * 3_600_000;
+/** Rows deleted per retention statement: each stays well inside the statement timeout and holds few locks. */
+const PURGE_CHUNK = 5000;
 /** Any fixed number: serialises concurrent migrations across processes. */
 const MIGRATION_LOCK = 0x71726761; // "qrga"
 
@@ -55,6 +64,14 @@ export function redactUrl(url: string): string {
   }
 }
 
+/** The filter of a listing, as `$1…` SQL and its parameters. */
+function postgresWhere(q: EntryQuery): { where: string; params: unknown[] } {
+  if ("door" in q) return { where: "site = $1 AND device = $2 AND door = $3", params: [q.door.site, q.door.device, q.door.door] };
+  if ("siteDoor" in q) return { where: "site = $1 AND door = $2", params: [q.siteDoor.site, q.siteDoor.door] };
+  if ("site" in q) return { where: "site = $1", params: [q.site] };
+  return { where: "subject = $1", params: [q.subject] };
+}
+
 /** pg's own parsers, except int8 as a number. */
 const typeParser: typeof pg.types.getTypeParser = (oid, format) =>
   (oid as number) === INT8_OID ? (v: string): number => Number(v) : (pg.types.getTypeParser(oid, format) as unknown);
@@ -62,29 +79,91 @@ const typeParser: typeof pg.types.getTypeParser = (oid, format) =>
 const allowed = (alias: string, opts?: QueryOptions): string =>
   opts?.includeDenied === true ? "" : ` AND ${alias}decision = 'allow'`;
 
+export interface PostgresStoreOptions {
+  /** Most connections (default 4). */
+  readonly max?: number;
+  /** Shown in `pg_stat_activity` (default `qrgate-centre`), so an admin can tell our sessions apart. */
+  readonly applicationName?: string;
+  /** Server-side limit of one statement (default 30 s): a stuck statement fails and is retried, never hangs. */
+  readonly statementTimeoutMs?: number;
+}
+
+/**
+ * Runs `work` on a checked-out client. A checked-out client has no `error` listener of the pool's: a connection
+ * dropped while we hold it (server restart, `pg_terminate_backend`, network loss) would emit an unhandled
+ * `error` and end the process. The listener here turns it into a failed query; a client that failed in any way
+ * (other than a refused row) is destroyed on release rather than handed out again, so the next attempt opens a fresh connection.
+ */
+async function withClient<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  const onError = (e: Error): void => {
+    broken = e;
+  };
+  client.on("error", onError);
+  try {
+    return await work(client);
+  } catch (e) {
+    // A refused row leaves the connection healthy (the transaction was rolled back); anything else may not.
+    if (!isDataError(e)) broken ??= e instanceof Error ? e : new Error(String(e));
+    throw e;
+  } finally {
+    client.removeListener("error", onError);
+    client.release(broken);
+  }
+}
+
 export class PostgresEntryStore implements EntryStore {
   readonly kind = "postgres" as const;
   private readonly pool: pg.Pool;
   readonly schema: string | null;
 
-  constructor(url: string, opts: { max?: number } = {}) {
+  constructor(url: string, opts: PostgresStoreOptions = {}) {
     const { connectionString, schema } = parsePostgresUrl(url);
     this.schema = schema;
+    const statementTimeoutMs = opts.statementTimeoutMs ?? 30_000;
     this.pool = new pg.Pool({
       connectionString,
       max: opts.max ?? 4,
       ...(schema !== null ? { options: `-c search_path=${schema}` } : {}),
       // Epoch milliseconds and counts are int8; they fit a JavaScript number exactly (< 2^53).
       types: { getTypeParser: typeParser },
+      application_name: opts.applicationName ?? "qrgate-centre",
+      // A peer that vanished without a FIN (cable, NAT timeout) is found by TCP keepalive, not after hours.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+      statement_timeout: statementTimeoutMs,
+      // Client side as well, for a server that stopped answering altogether.
+      query_timeout: statementTimeoutMs + 10_000,
+      idle_in_transaction_session_timeout: statementTimeoutMs * 2,
+      connectionTimeoutMillis: 10_000,
     });
     // An idle client losing its connection must not crash the process; the next query reconnects.
     this.pool.on("error", () => undefined);
   }
 
+  isDataError(e: unknown): boolean {
+    return isDataError(e);
+  }
+
+  async rejectedMessages(range: TimeRange): Promise<RejectedMessage[]> {
+    const r = await this.pool.query<{ topic: string; reason: string; payload: Buffer; received_ms: number }>(
+      "SELECT topic, reason, payload, received_ms FROM rejected WHERE received_ms >= $1 AND received_ms < $2 ORDER BY seq",
+      [range.fromMs, range.toMs],
+    );
+    return r.rows.map((x) => ({ topic: x.topic, reason: x.reason, payload: x.payload, receivedMs: x.received_ms }));
+  }
+
   async migrate(): Promise<number> {
-    const client = await this.pool.connect();
+    await withClient(this.pool, (client) => this.migrateOn(client));
+    return this.schemaVersion();
+  }
+
+  private async migrateOn(client: pg.PoolClient): Promise<void> {
     try {
       await client.query("BEGIN");
+      // Building an index on a city's worth of entries takes longer than any one ingest statement may.
+      await client.query("SET LOCAL statement_timeout = 0");
       await client.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
       if (this.schema !== null) await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
       await client.query(MIGRATIONS_TABLE_SQL);
@@ -93,7 +172,11 @@ export class PostgresEntryStore implements EntryStore {
       );
       for (const m of MIGRATIONS) {
         if (done.has(m.version)) continue;
-        for (const sql of m.postgres) await client.query(sql);
+        for (const sql of m.postgres) {
+          // pg reads a per-query `query_timeout` (client.js `_query`), though its typings do not declare it.
+          const q: pg.QueryConfig & { query_timeout: number } = { text: sql, query_timeout: MIGRATION_TIMEOUT_MS };
+          await client.query(q);
+        }
         await client.query("INSERT INTO schema_migrations (version, name, applied_ms) VALUES ($1, $2, $3)", [
           m.version,
           m.name,
@@ -104,10 +187,7 @@ export class PostgresEntryStore implements EntryStore {
     } catch (e) {
       await client.query("ROLLBACK").catch(() => undefined);
       throw e;
-    } finally {
-      client.release();
     }
-    return this.schemaVersion();
   }
 
   async schemaVersion(): Promise<number> {
@@ -118,7 +198,11 @@ export class PostgresEntryStore implements EntryStore {
   }
 
   async commitBatch(batch: IngestBatch): Promise<IngestResult> {
-    const client = await this.pool.connect();
+    checkBatch(batch);
+    return withClient(this.pool, (client) => this.commitOn(client, batch));
+  }
+
+  private async commitOn(client: pg.PoolClient, batch: IngestBatch): Promise<IngestResult> {
     try {
       await client.query("BEGIN");
       let newEntries = 0;
@@ -172,13 +256,19 @@ export class PostgresEntryStore implements EntryStore {
         );
         newEvents += r.rowCount ?? 0;
       }
+      for (const x of batch.rejected ?? []) {
+        await client.query("INSERT INTO rejected (topic, reason, payload, received_ms) VALUES ($1, $2, $3, $4)", [
+          x.topic,
+          x.reason,
+          x.payload,
+          x.receivedMs,
+        ]);
+      }
       await client.query("COMMIT");
       return { newEntries, newEvents, statesApplied };
     } catch (e) {
       await client.query("ROLLBACK").catch(() => undefined);
       throw e;
-    } finally {
-      client.release();
     }
   }
 
@@ -210,6 +300,35 @@ export class PostgresEntryStore implements EntryStore {
     );
   }
 
+  entriesAtSiteDoor(door: SiteDoorRef, range: TimeRange, opts?: QueryOptions): Promise<EntryMessage[]> {
+    return this.entries(
+      `SELECT ${ENTRY_COLUMNS} FROM entries
+       WHERE site = $1 AND door = $2 AND ts_ms >= $3 AND ts_ms < $4${allowed("", opts)}
+       ORDER BY ts_ms, id`,
+      [door.site, door.door, range.fromMs, range.toMs],
+    );
+  }
+
+  async *entryPages(query: EntryQuery, range: TimeRange, opts?: QueryOptions, pageSize = 5000): AsyncGenerator<EntryMessage[]> {
+    const { where, params } = postgresWhere(query);
+    const n = params.length;
+    const sql = `SELECT ${ENTRY_COLUMNS} FROM entries
+       WHERE ${where} AND ts_ms >= $${n + 1} AND ts_ms < $${n + 2}${allowed("", opts)} AND (ts_ms > $${n + 3} OR id > $${n + 4})
+       ORDER BY ts_ms, id LIMIT $${n + 5}`;
+    let afterTs = range.fromMs - 1;
+    let afterId = "";
+    for (;;) {
+      const r = await this.pool.query<EntryRow>(sql, [...params, Math.max(range.fromMs, afterTs), range.toMs, afterTs, afterId, pageSize]);
+      const rows = r.rows;
+      if (rows.length === 0) return;
+      const last = rows[rows.length - 1]!;
+      afterTs = last.ts_ms;
+      afterId = last.id;
+      yield rows.map(rowToEntry);
+      if (rows.length < pageSize) return;
+    }
+  }
+
   entriesAtSite(site: string, range: TimeRange, opts?: QueryOptions): Promise<EntryMessage[]> {
     return this.entries(
       `SELECT ${ENTRY_COLUMNS} FROM entries
@@ -232,8 +351,9 @@ export class PostgresEntryStore implements EntryStore {
     subject: string,
     range: TimeRange,
     windowMs: number,
-    opts?: QueryOptions,
+    opts?: ContactOptions,
   ): Promise<ContactPair[]> {
+    const sameDoor = opts?.scope === "site" ? "" : " AND e.door = p.door";
     const cols = ENTRY_COLUMNS.split(", ")
       .map((c) => `e.${c}`)
       .join(", ");
@@ -241,7 +361,7 @@ export class PostgresEntryStore implements EntryStore {
       `SELECT p.id AS p_id, p.ts_ms AS p_ts_ms, ${cols}
        FROM entries AS p
        JOIN entries AS e
-         ON e.site = p.site AND e.device = p.device AND e.door = p.door
+         ON e.site = p.site${sameDoor}
         AND e.ts_ms >= p.ts_ms - $1 AND e.ts_ms <= p.ts_ms + $1
        WHERE p.subject = $2 AND p.ts_ms >= $3 AND p.ts_ms < $4${allowed("p.", opts)}
          AND e.subject IS NOT NULL AND e.subject <> $2${allowed("e.", opts)}
@@ -269,10 +389,26 @@ export class PostgresEntryStore implements EntryStore {
     return r.rows[0]?.n ?? 0;
   }
 
-  async purge(beforeMs: number): Promise<{ entries: number; events: number }> {
-    const e = await this.pool.query("DELETE FROM entries WHERE ts_ms < $1", [beforeMs]);
-    const v = await this.pool.query("DELETE FROM events WHERE ts_ms < $1", [beforeMs]);
-    return { entries: e.rowCount ?? 0, events: v.rowCount ?? 0 };
+  async purge(beforeMs: number): Promise<{ entries: number; events: number; rejected: number }> {
+    // In chunks, as in SQLite: one DELETE of a month of a city would outlast the statement timeout and fail
+    // every hour for ever.
+    const chunked = async (table: string, column: string): Promise<number> => {
+      let total = 0;
+      for (;;) {
+        const r = await this.pool.query(
+          `DELETE FROM ${table} WHERE ctid IN (SELECT ctid FROM ${table} WHERE ${column} < $1 LIMIT ${PURGE_CHUNK})`,
+          [beforeMs],
+        );
+        const n = r.rowCount ?? 0;
+        total += n;
+        if (n === 0) return total;
+      }
+    };
+    return {
+      entries: await chunked("entries", "ts_ms"),
+      events: await chunked("events", "ts_ms"),
+      rejected: await chunked("rejected", "received_ms"),
+    };
   }
 
   /** Runs SQL on the pool (the benchmark's bulk generator, tests dropping their schema). */

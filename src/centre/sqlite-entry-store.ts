@@ -6,14 +6,18 @@
 import Database from "better-sqlite3";
 import type { EntryMessage } from "../contract/entry.js";
 import type {
+  ContactOptions,
   ContactPair,
   DeviceEvent,
+  EntryQuery,
   DeviceState,
   DoorRef,
   EntryStore,
   IngestBatch,
   IngestResult,
   QueryOptions,
+  RejectedMessage,
+  SiteDoorRef,
   TimeRange,
 } from "./entry-store.js";
 import {
@@ -27,6 +31,7 @@ import {
   type StateRow,
 } from "./entry-row.js";
 import { MIGRATIONS, MIGRATIONS_TABLE_SQL, STATE_IS_NEWER } from "./migrations.js";
+import { checkBatch, isDataError } from "./row-refused.js";
 
 export interface SqliteStoreOptions {
   /** Open an existing file only, read-only (trace): never create an empty database by mistake. */
@@ -77,6 +82,7 @@ export class SqliteEntryStore implements EntryStore {
         `INSERT INTO events (key, site, device, type, ts_ms, payload, received_ms)
          VALUES (@key, @site, @device, @type, @ts_ms, @payload, @received_ms) ON CONFLICT (key) DO NOTHING`,
       ),
+      insertRejected: db.prepare("INSERT INTO rejected (topic, reason, payload, received_ms) VALUES (?, ?, ?, ?)"),
     };
   }
 
@@ -122,6 +128,11 @@ export class SqliteEntryStore implements EntryStore {
   }
 
   commitBatch(batch: IngestBatch): Promise<IngestResult> {
+    try {
+      checkBatch(batch);
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
     const s = this.stmts;
     const run = this.db.transaction((b: IngestBatch): IngestResult => {
       let newEntries = 0;
@@ -130,9 +141,24 @@ export class SqliteEntryStore implements EntryStore {
       for (const e of b.entries) newEntries += s.insertEntry.run(entryParams(e, b.receivedMs)).changes;
       for (const st of b.states) statesApplied += s.upsertState.run(stateParams(st)).changes;
       for (const ev of b.events) newEvents += s.insertEvent.run(eventParams(ev)).changes;
+      for (const r of b.rejected ?? []) s.insertRejected.run(r.topic, r.reason, r.payload, r.receivedMs);
       return { newEntries, newEvents, statesApplied };
     });
     return settle(() => run(batch));
+  }
+
+  isDataError(e: unknown): boolean {
+    return isDataError(e);
+  }
+
+  rejectedMessages(range: TimeRange): Promise<RejectedMessage[]> {
+    return settle(() =>
+      (
+        this.db
+          .prepare("SELECT topic, reason, payload, received_ms FROM rejected WHERE received_ms >= ? AND received_ms < ? ORDER BY seq")
+          .all(range.fromMs, range.toMs) as { topic: string; reason: string; payload: Buffer; received_ms: number }[]
+      ).map((r) => ({ topic: r.topic, reason: r.reason, payload: r.payload, receivedMs: r.received_ms })),
+    );
   }
 
   async insertEntries(entries: readonly EntryMessage[], receivedMs = Date.now()): Promise<number> {
@@ -166,6 +192,39 @@ export class SqliteEntryStore implements EntryStore {
     );
   }
 
+  entriesAtSiteDoor(door: SiteDoorRef, range: TimeRange, opts?: QueryOptions): Promise<EntryMessage[]> {
+    return this.entries(
+      `SELECT ${ENTRY_COLUMNS} FROM entries INDEXED BY entries_site_door_ts
+       WHERE site = ? AND door = ? AND ts_ms >= ? AND ts_ms < ?${ALLOWED_ONLY(opts)}
+       ORDER BY ts_ms, id`,
+      door.site,
+      door.door,
+      range.fromMs,
+      range.toMs,
+    );
+  }
+
+  async *entryPages(query: EntryQuery, range: TimeRange, opts?: QueryOptions, pageSize = 5000): AsyncGenerator<EntryMessage[]> {
+    const { index, where, params } = sqliteWhere(query);
+    const stmt = this.db.prepare(
+      `SELECT ${ENTRY_COLUMNS} FROM entries INDEXED BY ${index}
+       WHERE ${where} AND ts_ms >= ? AND ts_ms < ?${ALLOWED_ONLY(opts)} AND (ts_ms > ? OR id > ?)
+       ORDER BY ts_ms, id LIMIT ?`,
+    );
+    let afterTs = range.fromMs - 1;
+    let afterId = "";
+    for (;;) {
+      const from = Math.max(range.fromMs, afterTs);
+      const rows = await settle(() => stmt.all(...params, from, range.toMs, afterTs, afterId, pageSize) as EntryRow[]);
+      if (rows.length === 0) return;
+      const last = rows[rows.length - 1]!;
+      afterTs = last.ts_ms;
+      afterId = last.id;
+      yield rows.map(rowToEntry);
+      if (rows.length < pageSize) return;
+    }
+  }
+
   entriesAtSite(site: string, range: TimeRange, opts?: QueryOptions): Promise<EntryMessage[]> {
     return this.entries(
       `SELECT ${ENTRY_COLUMNS} FROM entries INDEXED BY entries_site_ts
@@ -188,21 +247,22 @@ export class SqliteEntryStore implements EntryStore {
     );
   }
 
-  contactPairs(subject: string, range: TimeRange, windowMs: number, opts?: QueryOptions): Promise<ContactPair[]> {
+  contactPairs(subject: string, range: TimeRange, windowMs: number, opts?: ContactOptions): Promise<ContactPair[]> {
+    const bySite = opts?.scope === "site";
     const allowedP = opts?.includeDenied === true ? "" : " AND p.decision = 'allow'";
     const allowedE = opts?.includeDenied === true ? "" : " AND e.decision = 'allow'";
     const cols = ENTRY_COLUMNS.split(", ")
       .map((c) => `e.${c}`)
       .join(", ");
     // INDEXED BY pins the plans the benchmark measured: the subject's passages from entries_subject_ts, then
-    // one range scan of entries_door_ts per passage.
+    // one range scan of entries_site_door_ts (entries_site_ts for the whole site) per passage.
     const query = (): ContactPair[] => {
       const rows = this.db
       .prepare(
         `SELECT p.id AS p_id, p.ts_ms AS p_ts_ms, ${cols}
          FROM entries AS p INDEXED BY entries_subject_ts
-         JOIN entries AS e INDEXED BY entries_door_ts
-           ON e.site = p.site AND e.device = p.device AND e.door = p.door
+         JOIN entries AS e INDEXED BY ${bySite ? "entries_site_ts" : "entries_site_door_ts"}
+           ON e.site = p.site${bySite ? "" : " AND e.door = p.door"}
           AND e.ts_ms >= p.ts_ms - ? AND e.ts_ms <= p.ts_ms + ?
          WHERE p.subject = ? AND p.ts_ms >= ? AND p.ts_ms < ?${allowedP}
            AND e.subject IS NOT NULL AND e.subject <> ?${allowedE}
@@ -237,11 +297,11 @@ export class SqliteEntryStore implements EntryStore {
     return settle(() => (this.db.prepare("SELECT count(*) AS n FROM entries").get() as { n: number }).n);
   }
 
-  purge(beforeMs: number): Promise<{ entries: number; events: number }> {
+  purge(beforeMs: number): Promise<{ entries: number; events: number; rejected: number }> {
     // In chunks, so a large purge never holds the write lock long enough to stall ingest.
-    const chunk = (table: string): number => {
+    const chunk = (table: string, column = "ts_ms"): number => {
       const stmt = this.db.prepare(
-        `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ts_ms < ? LIMIT 5000)`,
+        `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${column} < ? LIMIT 5000)`,
       );
       let total = 0;
       for (;;) {
@@ -250,7 +310,7 @@ export class SqliteEntryStore implements EntryStore {
         if (n === 0) return total;
       }
     };
-    return settle(() => ({ entries: chunk("entries"), events: chunk("events") }));
+    return settle(() => ({ entries: chunk("entries"), events: chunk("events"), rejected: chunk("rejected", "received_ms") }));
   }
 
   /** The underlying connection, for the benchmark's bulk generator and for tests. */
@@ -263,6 +323,14 @@ export class SqliteEntryStore implements EntryStore {
       if (this.db.open) this.db.close();
     });
   }
+}
+
+/** The filter of a listing, with the index that serves it (the same ones the array queries pin). */
+function sqliteWhere(q: EntryQuery): { index: string; where: string; params: unknown[] } {
+  if ("door" in q) return { index: "entries_door_ts", where: "site = ? AND device = ? AND door = ?", params: [q.door.site, q.door.device, q.door.door] };
+  if ("siteDoor" in q) return { index: "entries_site_door_ts", where: "site = ? AND door = ?", params: [q.siteDoor.site, q.siteDoor.door] };
+  if ("site" in q) return { index: "entries_site_ts", where: "site = ?", params: [q.site] };
+  return { index: "entries_subject_ts", where: "subject = ?", params: [q.subject] };
 }
 
 export function entryParams(e: EntryMessage, receivedMs: number): Record<string, unknown> {

@@ -6,10 +6,13 @@
  */
 import type { ContactReport } from "./trace-queries.js";
 import { formatLocal, zoneOffsetMs } from "./time.js";
-import { humanSeconds } from "./trace-render.js";
+import { humanSeconds, printable } from "./trace-render.js";
 
+// Control characters are not allowed in XML at all (an ESC in a door name would make the SVG unreadable): they
+// are shown escaped, as on the terminal.
 const esc = (s: string): string =>
-  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
+  printable(s)
+    .replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
 
 const PALETTE = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#ff7f0e", "#393b79"];
 const TICKS_MS = [60_000, 300_000, 900_000, 1_800_000, 3_600_000, 3 * 3_600_000, 6 * 3_600_000, 12 * 3_600_000, 86_400_000, 7 * 86_400_000];
@@ -33,14 +36,18 @@ export function renderSvg(report: ContactReport, opts: PictureOptions): string {
   const w = report.windowMs;
   const lanes: Lane[] = [];
   const laneIndex = new Map<string, number>();
-  const doorKey = (e: { site: string; device: string; door: string }): string => `${e.site}/${e.device}/${e.door}`;
-  for (const p of report.subjectPassages) {
-    const k = doorKey(p);
+  // One lane per door of a site, whichever reader took the passage (a door may have several readers); then
+  // the doors where only contacts passed (a `--scope site` trace).
+  const doorKey = (e: { site: string; device: string; door: string }): string => `${e.site}/${e.door}`;
+  const addLane = (e: { site: string; device: string; door: string }): void => {
+    const k = doorKey(e);
     if (!laneIndex.has(k)) {
       laneIndex.set(k, lanes.length);
       lanes.push({ key: k, label: k });
     }
-  }
+  };
+  for (const p of report.subjectPassages) addLane(p);
+  for (const c of report.contacts.slice(0, LABELLED_CONTACTS)) for (const p of c.passages) addLane(p);
   const segments = timeSegments(report);
   const left = 230;
   const right = 30;

@@ -10,7 +10,7 @@
  */
 import type { EntryMessage } from "../contract/entry.js";
 import { pseudonymize } from "../contract/pseudonym.js";
-import type { ContactPair, DoorRef, EntryStore, QueryOptions, TimeRange } from "./entry-store.js";
+import type { ContactOptions, ContactPair, DoorRef, EntryStore, QueryOptions, SiteDoorRef, TimeRange } from "./entry-store.js";
 import { entryTsMs } from "./entry-row.js";
 import { formatUtc } from "./time.js";
 
@@ -118,8 +118,9 @@ export function storedSubject(id: string, key: string | undefined): string {
   return key === undefined ? id : pseudonymize(id, key);
 }
 
-export function traceDoor(store: EntryStore, door: DoorRef, range: TimeRange, opts?: QueryOptions) {
-  return store.entriesAtDoor(door, range, opts);
+/** A door: one reader (`DoorRef`, with a device) or every reader of the door (`SiteDoorRef`). */
+export function traceDoor(store: EntryStore, door: DoorRef | SiteDoorRef, range: TimeRange, opts?: QueryOptions) {
+  return "device" in door ? store.entriesAtDoor(door, range, opts) : store.entriesAtSiteDoor(door, range, opts);
 }
 
 export function traceSite(store: EntryStore, site: string, range: TimeRange, opts?: QueryOptions) {
@@ -135,7 +136,7 @@ export async function traceContacts(
   subject: string,
   range: TimeRange,
   windowMs: number,
-  opts?: QueryOptions,
+  opts?: ContactOptions,
 ): Promise<ContactReport> {
   const [subjectPassages, pairs] = await Promise.all([
     store.entriesOfSubject(subject, range, opts),

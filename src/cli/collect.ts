@@ -8,7 +8,13 @@ import { Collector, defaultClientId } from "../centre/collector.js";
 import { DEFAULT_DB, isPostgres, openEntryStore } from "../centre/open-store.js";
 import { redactUrl } from "../centre/postgres-entry-store.js";
 import { DEFAULT_ROOT } from "../contract/topics.js";
+import { printable } from "../centre/trace-render.js";
+import { SdNotify } from "../services/sd-notify.js";
 import { CliError } from "./cli-error.js";
+import { statSync, accessSync, constants } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { parsePostgresUrl } from "../centre/postgres-entry-store.js";
+import { MetricsServer } from "../centre/metrics-server.js";
 
 const USAGE = `usage: qrgate collect --url URL [options]
 
@@ -28,13 +34,18 @@ acknowledged only after commit, de-duplicated by entry id).
   --batch-max N          most messages per transaction (default 1000)
   --linger-ms MS         wait up to MS for a batch to fill (default 0)
   --session-expiry-s S   how long the broker keeps our session while we are down (default 604800)
+  --silence-alarm-min N  alarm (log, metrics) when gates are online but no entry came for N minutes
+                         (default 15; 0: never)
+  --metrics [HOST:]PORT  serve Prometheus metrics on http://HOST:PORT/metrics (default host: all)
   --log-level LEVEL      trace|debug|info|warn|error (default info)
   -h, --help             this help`;
 
 function positiveInt(name: string, v: string | undefined, min = 1): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new CliError(`--${name}: expected an integer >= ${min}, got '${v}'`);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min) {
+    throw new CliError(`collect: --${name}: expected an integer >= ${min}, got '${printable(v)}'`);
+  }
   return n;
 }
 
@@ -53,6 +64,8 @@ export async function run(argv: string[]): Promise<number> {
       "batch-max": { type: "string" },
       "linger-ms": { type: "string" },
       "session-expiry-s": { type: "string" },
+      "silence-alarm-min": { type: "string" },
+      metrics: { type: "string" },
       "log-level": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -64,27 +77,43 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (values.url === undefined) throw new CliError("collect: --url is required (e.g. --url mqtt://localhost:1883)");
+  checkBrokerUrl(values.url);
   const group = values.group ?? "collectors";
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(group)) throw new CliError(`collect: --group '${group}': use letters, digits, - and _`);
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(group)) throw new CliError(`collect: --group '${printable(group)}': use letters, digits, - and _`);
+  if (values.root !== undefined && !/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/.test(values.root)) {
+    throw new CliError(`collect: --root '${printable(values.root)}': segments of letters, digits, - and _, joined by / (no wildcards)`);
+  }
+  const clientId = values["client-id"];
+  if (clientId !== undefined && !/^[\x21-\x7e]{1,128}$/.test(clientId)) {
+    throw new CliError(`collect: --client-id '${printable(clientId)}': 1 to 128 visible ASCII characters`);
+  }
   const level = values["log-level"] ?? "info";
   if (!["trace", "debug", "info", "warn", "error", "fatal"].includes(level)) {
-    throw new CliError(`collect: --log-level '${level}': expected trace, debug, info, warn or error`);
+    throw new CliError(`collect: --log-level '${printable(level)}': expected trace, debug, info, warn or error`);
   }
   const retentionDays = positiveInt("retention-days", values["retention-days"]);
   const batchMax = positiveInt("batch-max", values["batch-max"]);
   const lingerMs = positiveInt("linger-ms", values["linger-ms"], 0);
   const sessionExpirySeconds = positiveInt("session-expiry-s", values["session-expiry-s"]);
+  const silenceMin = positiveInt("silence-alarm-min", values["silence-alarm-min"], 0);
   const db = values.db ?? DEFAULT_DB;
+  checkDb(db);
+  const metricsAt = values.metrics === undefined ? undefined : parseListen(values.metrics);
   const password = values.password ?? process.env.QRGATE_MQTT_PASSWORD;
 
   const logger = pino({ level, base: { app: "qrgate-collect" } }, pino.destination({ fd: 2, sync: true }));
-  const store = await openEntryStore(db);
+  let store: Awaited<ReturnType<typeof openEntryStore>>;
+  try {
+    store = await openEntryStore(db, { applicationName: "qrgate-collect" });
+  } catch (e) {
+    throw new CliError(printable(`collect: --db: cannot open ${isPostgres(db) ? redactUrl(db) : `'${db}'`}: ${(e as Error).message}`));
+  }
   const collector = new Collector({
     store,
     url: values.url,
     logger,
     group,
-    clientId: values["client-id"] ?? defaultClientId(group),
+    clientId: clientId ?? defaultClientId(group),
     ...(values.root !== undefined ? { root: values.root } : {}),
     ...(values.username !== undefined ? { username: values.username } : {}),
     ...(password !== undefined ? { password } : {}),
@@ -92,17 +121,38 @@ export async function run(argv: string[]): Promise<number> {
     ...(batchMax !== undefined ? { batchMax } : {}),
     ...(lingerMs !== undefined ? { lingerMs } : {}),
     ...(sessionExpirySeconds !== undefined ? { sessionExpirySeconds } : {}),
+    ...(silenceMin !== undefined ? { silenceAlarmMs: silenceMin * 60_000 } : {}),
   });
+
+  let metrics: MetricsServer | null = null;
+  if (metricsAt !== undefined) {
+    const m = new MetricsServer({ ...metricsAt, stats: () => collector.stats, store });
+    try {
+      await m.start();
+    } catch (e) {
+      await store.close().catch(() => undefined);
+      const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+      throw new CliError(printable(`collect: --metrics ${values.metrics!}: cannot listen (${code})`));
+    }
+    metrics = m;
+    logger.info({ host: metricsAt.host ?? "*", port: m.port }, "metrics at /metrics");
+  }
+
   logger.info(
     { db: isPostgres(db) ? redactUrl(db) : db, store: store.kind, url: redactUrl(values.url), group, clientId: collector.clientId },
     "collector starting",
   );
 
+  // systemd (Type=notify): READY once subscribed, watchdog pings from the event loop; a no-op elsewhere.
+  const notifier = new SdNotify(logger.child({ module: "sd-notify" }));
   let stopping: Promise<void> | null = null;
   const stop = (signal: string): Promise<void> => {
     stopping ??= (async () => {
       logger.info({ signal }, "stopping");
+      notifier.stopping();
+      notifier.close();
       await collector.stop();
+      await metrics?.stop();
       await store.close();
     })();
     return stopping;
@@ -123,10 +173,69 @@ export async function run(argv: string[]): Promise<number> {
   try {
     // A signal during start (broker still unreachable) stops the collector too.
     const first = await Promise.race([collector.start().then(() => "started" as const), done.then(() => "stopped" as const)]);
-    if (first === "started") logger.info("collecting");
+    if (first === "started") {
+      logger.info("collecting");
+      notifier.ready("collecting");
+      notifier.startWatchdog();
+    }
   } catch (e) {
     await stop("start-failed").catch(() => undefined);
-    throw new CliError(`collect: ${e instanceof Error ? e.message : String(e)}`, 1);
+    throw new CliError(printable(`collect: ${e instanceof Error ? e.message : String(e)}`), 1);
   }
   return done;
+}
+
+const BROKER_SCHEMES = new Set(["mqtt:", "mqtts:", "tcp:", "ssl:", "tls:", "ws:", "wss:"]);
+
+/** A broker URL mqtt.js can connect to: one of its schemes and a host. */
+function checkBrokerUrl(url: string): void {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new CliError(`collect: --url '${printable(url)}' is not a URL (e.g. mqtt://broker:1883 or mqtts://broker:8883)`);
+  }
+  if (!BROKER_SCHEMES.has(u.protocol)) {
+    throw new CliError(`collect: --url '${printable(redactUrl(url))}': expected mqtt://, mqtts://, ws:// or wss://`);
+  }
+  if (u.hostname === "") throw new CliError(`collect: --url '${printable(redactUrl(url))}' names no host`);
+}
+
+/** `--db`: a PostgreSQL URL that parses, or a SQLite file whose folder exists and can be written. */
+function checkDb(db: string): void {
+  if (isPostgres(db)) {
+    try {
+      parsePostgresUrl(db);
+    } catch (e) {
+      throw new CliError(printable(`collect: --db: ${(e as Error).message}`));
+    }
+    return;
+  }
+  const dir = dirname(resolve(db));
+  let isDir: boolean;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    throw new CliError(printable(`collect: --db '${db}': folder '${dir}' does not exist`));
+  }
+  if (!isDir) throw new CliError(printable(`collect: --db '${db}': '${dir}' is not a folder`));
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch {
+    throw new CliError(printable(`collect: --db '${db}': folder '${dir}' is not writable`));
+  }
+  try {
+    if (statSync(db).isDirectory()) throw new CliError(printable(`collect: --db '${db}' is a folder`));
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+  }
+}
+
+/** `--metrics PORT` or `HOST:PORT` (`[::1]:PORT` for an IPv6 host). */
+function parseListen(v: string): { host?: string; port: number } {
+  const m = /^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$/.exec(v);
+  const port = m === null ? NaN : Number(m[2]);
+  if (m === null || port > 65535) throw new CliError(`collect: --metrics '${printable(v)}': expected PORT or HOST:PORT`);
+  const host = m[1]?.replace(/^\[|\]$/g, "");
+  return host === undefined ? { port } : { host, port };
 }

@@ -1,4 +1,4 @@
-/** `qrgate pass sign`: sign a phone pass and print its QR text (DESIGN §3.2, §6). */
+/** `qrgate pass sign`: sign a phone pass and print its QR text (docs/contract.md §3.2, §6). */
 import { parseCommandLine } from "./command-line.js";
 import { isDigits } from "../core/code-text.js";
 import { MAX_JTI_LENGTH, MAX_NAME_LENGTH, MAX_PASS_LIFETIME_S } from "../core/pass.js";

@@ -1,8 +1,20 @@
 import type { Reason } from "../core/reason.js";
-import { ALLOW_REASONS, DENY_REASONS } from "../core/reason.js";
+import {
+  CODE_PATTERN,
+  finite,
+  integer,
+  isoTime,
+  jsonObject,
+  MAX_DOOR_CHARS,
+  MAX_ENTRY_BYTES,
+  SUBJECT_PATTERN,
+  text,
+  UUID_PATTERN,
+} from "./strict-fields.js";
+import { SEGMENT_PATTERN } from "./topics.js";
 
 /**
- * The payload of `qrgate/v1/<site>/<device>/entry` (DESIGN §5, contract).
+ * The payload of `qrgate/v1/<site>/<device>/entry` (docs/contract.md §5.2, contract).
  * `id` is a UUIDv7, the idempotency key: stable across retries, the collector de-duplicates by it.
  */
 export interface EntryMessage {
@@ -26,31 +38,76 @@ export interface EntryMessage {
   readonly stale: boolean;
 }
 
-const REASONS: ReadonlySet<string> = new Set<string>([...ALLOW_REASONS, ...DENY_REASONS]);
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** Where an entry came from: the site and device of its topic, which the broker's ACL binds to the gate's login. */
+export interface EntryOrigin {
+  readonly site: string;
+  readonly device: string;
+}
 
-/** Validates an entry payload received over MQTT; returns the message or what is wrong with it. */
+/** Longest latency an entry may report (the decision budget is seconds; an hour is a broken gate). */
+const MAX_LATENCY_MS = 3_600_000;
+
+/**
+ * Validates an entry payload received over MQTT on `origin`'s topic, at `nowMs` (the receiver's clock); returns
+ * the message or what is wrong with it. Strict (see strict-fields.ts): a safe integer `statusVersion`, a strict
+ * ISO-8601 `ts` within 2020 to now + 1 day, bounded strings without control characters, the contract's
+ * character sets, and `site`/`device` equal to the topic's (the topic is the identity). A `reason` or `kind`
+ * this build does not know is accepted when it has the shape of a code: a newer gate may send it.
+ */
 export function parseEntryMessage(
   payload: Buffer | string,
+  origin: EntryOrigin,
+  nowMs: number,
 ): { ok: true; value: EntryMessage } | { ok: false; error: string } {
-  let v: unknown;
-  try {
-    v = JSON.parse(typeof payload === "string" ? payload : payload.toString("utf8"));
-  } catch {
-    return { ok: false, error: "payload is not JSON" };
+  const obj = jsonObject(payload, MAX_ENTRY_BYTES);
+  if (!obj.ok) return obj;
+  const o = obj.value;
+  const id = text("id", o.id, 36, UUID_PATTERN);
+  if (!id.ok) return { ok: false, error: "id: expected a UUID" };
+  const ts = isoTime("ts", o.ts, nowMs);
+  if (!ts.ok) return ts;
+  const site = text("site", o.site, 64, SEGMENT_PATTERN);
+  if (!site.ok) return site;
+  const device = text("device", o.device, 64, SEGMENT_PATTERN);
+  if (!device.ok) return device;
+  if (site.value !== origin.site || device.value !== origin.device) {
+    return { ok: false, error: "site/device: the payload names another device than its topic" };
   }
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return { ok: false, error: "payload is not an object" };
-  const o = v as Record<string, unknown>;
-  const str = (k: string): boolean => typeof o[k] === "string";
-  if (!str("id") || !UUID.test(o.id as string)) return { ok: false, error: "id: expected a UUID" };
-  if (!str("ts") || Number.isNaN(Date.parse(o.ts as string))) return { ok: false, error: "ts: expected an ISO-8601 time" };
-  for (const k of ["site", "device", "door"]) if (!str(k)) return { ok: false, error: `${k}: expected a string` };
+  const door = text("door", o.door, MAX_DOOR_CHARS);
+  if (!door.ok) return door;
   if (o.decision !== "allow" && o.decision !== "deny") return { ok: false, error: "decision: expected allow or deny" };
-  if (!str("reason") || !REASONS.has(o.reason as string)) return { ok: false, error: "reason: not a known reason code" };
-  if (o.kind !== "cccd" && o.kind !== "pass" && o.kind !== "unknown") return { ok: false, error: "kind: expected cccd, pass or unknown" };
-  if (o.subject !== null && !str("subject")) return { ok: false, error: "subject: expected a string or null" };
-  if (typeof o.latencyMs !== "number" || !Number.isFinite(o.latencyMs)) return { ok: false, error: "latencyMs: expected a number" };
-  if (typeof o.statusVersion !== "number") return { ok: false, error: "statusVersion: expected a number" };
+  const reason = text("reason", o.reason, 64, CODE_PATTERN);
+  if (!reason.ok) return { ok: false, error: "reason: expected a reason code ([a-z0-9_])" };
+  const kind = text("kind", o.kind, 64, CODE_PATTERN);
+  if (!kind.ok) return { ok: false, error: "kind: expected a credential kind ([a-z0-9_])" };
+  let subject: string | null = null;
+  if (o.subject !== null) {
+    const s = text("subject", o.subject, 64, SUBJECT_PATTERN);
+    if (!s.ok) return { ok: false, error: "subject: expected a 12-digit ID, its 64-hex keyed hash, or null" };
+    subject = s.value;
+  }
+  const latency = finite("latencyMs", o.latencyMs, 0, MAX_LATENCY_MS);
+  if (!latency.ok) return latency;
+  const statusVersion = integer("statusVersion", o.statusVersion, 0);
+  if (!statusVersion.ok) return statusVersion;
   if (typeof o.stale !== "boolean") return { ok: false, error: "stale: expected a boolean" };
-  return { ok: true, value: o as unknown as EntryMessage };
+  return {
+    ok: true,
+    value: {
+      id: id.value,
+      // Canonical form (UTC, milliseconds): what the stores keep and give back.
+      ts: new Date(ts.value).toISOString(),
+      site: site.value,
+      device: device.value,
+      door: door.value,
+      decision: o.decision,
+      // A code of a newer gate is kept as sent (the contract may grow); readers treat these as open strings.
+      reason: reason.value as Reason,
+      kind: kind.value as EntryMessage["kind"],
+      subject,
+      latencyMs: latency.value,
+      statusVersion: statusVersion.value,
+      stale: o.stale,
+    },
+  };
 }

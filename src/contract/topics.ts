@@ -1,5 +1,5 @@
 /**
- * MQTT topic names of DESIGN §5 (contract). Shared by the gate and the centre; change only with a version bump.
+ * MQTT topic names of docs/contract.md §5 (contract). Shared by the gate and the centre; change only with a version bump.
  */
 export const DEFAULT_ROOT = "qrgate/v1";
 

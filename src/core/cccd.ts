@@ -1,5 +1,5 @@
 /**
- * The QR printed on a Vietnamese chip ID card (CCCD), DESIGN §3.1 (contract).
+ * The QR printed on a Vietnamese chip ID card (CCCD), docs/contract.md §3.1 (contract).
  *
  * Pure: no I/O, no clock. Never throws on bad input: every failure is a `bad_format` Rejection whose detail names the
  * field (by its position in the scanned text) and what was expected. Details end up in logs, so they never repeat an
@@ -128,7 +128,7 @@ export function parseCardDate(s: string): { iso: string } | { problem: string } 
 const label = (index: number, what: string): string => `field ${index + 1} (${what})`;
 
 /**
- * Parses the text of a CCCD QR code (DESIGN §3.1): the 7-field card, the 6-field form without the old ID, the 11-field
+ * Parses the text of a CCCD QR code (docs/contract.md §3.1): the 7-field card, the 6-field form without the old ID, the 11-field
  * 2024 card (its last four fields are dropped unread); dates as `ddmmyyyy` or `dd/MM/yyyy`; sex `Nam`, `Nữ` or `Nu`
  * in any case; text in NFC or NFD (returned in NFC). Tolerates a leading BOM and trailing CR/LF/NUL.
  */

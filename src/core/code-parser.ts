@@ -1,9 +1,9 @@
 /**
- * The parser registry: scanned bytes -> which kind of code -> the parser for it (DESIGN §3).
+ * The parser registry: scanned bytes -> which kind of code -> the parser for it (docs/contract.md §3).
  *
  * Pure; never throws on bad input. `classifyCode` does what every code needs (strict UTF-8, scanner noise stripped,
  * QR size limit, no control characters) and routes by prefix; `parseCode` then runs the parser. A new kind of code
- * (DESIGN §3.3: the EU DCC `HC1:`, a signed provisioning QR) is one more line in `PREFIXED_CODES`.
+ * (docs/contract.md §3.3: the EU DCC `HC1:`, a signed provisioning QR) is one more line in `PREFIXED_CODES`.
  */
 import { parseCccd } from "./cccd.js";
 import { codePointLabel, findControl } from "./code-text.js";

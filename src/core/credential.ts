@@ -3,7 +3,7 @@ import type { DenyReason } from "./reason.js";
 /** What a scanned code turned out to be; `unknown` when no parser recognised it. */
 export type CredentialKind = "cccd" | "pass";
 
-/** The QR printed on a chip ID card (DESIGN §3.1). Dates are ISO `YYYY-MM-DD`. */
+/** The QR printed on a chip ID card (docs/contract.md §3.1). Dates are ISO `YYYY-MM-DD`. */
 export interface CardCredential {
   readonly kind: "cccd";
   /** The 12-digit citizen ID. */
@@ -17,7 +17,7 @@ export interface CardCredential {
   readonly issuedOn: string;
 }
 
-/** A verified phone pass (DESIGN §3.2). Times are Unix seconds. */
+/** A verified phone pass (docs/contract.md §3.2). Times are Unix seconds. */
 export interface PassCredential {
   readonly kind: "pass";
   /** The 12-digit citizen ID the pass was issued to. */

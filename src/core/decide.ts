@@ -11,6 +11,11 @@ export type GateMode = "normal" | "lockdown";
 export interface DecisionInput {
   /** The raw bytes the scanner delivered, suffix removed. */
   readonly bytes: Uint8Array;
+  /**
+   * The whole length of the line when the scanner cut it to `bytes` at its limit: such a code is refused
+   * `bad_format`, never decided on its first part. Absent (or equal to `bytes.length`) for a whole code.
+   */
+  readonly totalBytes?: number;
   /** Trusted wall time, ms since the epoch: pass validity and recovery windows only. */
   readonly nowMs: number;
   readonly mode: GateMode;
@@ -32,6 +37,11 @@ export interface Decision {
   readonly subject: string | null;
   /** A pass that let someone in: its jti must be recorded as used until `expS` (+ skew). */
   readonly usedPass: { readonly jti: string; readonly expS: number } | null;
+  /**
+   * The name the credential carried (the card's, or a pass's optional `name`), for the screen at the door only:
+   * never journaled, published or logged. Absent when the code did not parse or carried none.
+   */
+  readonly name?: string;
 }
 
 function subjectOf(c: Credential): string {
@@ -40,6 +50,10 @@ function subjectOf(c: Credential): string {
 
 /** The whole decision for one code: parse, verify, look up, apply policy. Pure: no I/O, no clock. */
 export function decide(input: DecisionInput): Decision {
+  if (input.totalBytes !== undefined && input.totalBytes > input.bytes.length) {
+    const detail = `code is ${input.totalBytes} bytes, over the scanner's limit of ${input.bytes.length} (scanner.maxCodeBytes): refused whole`;
+    return { decision: "deny", reason: "bad_format", detail, kind: "unknown", subject: null, usedPass: null };
+  }
   const parsed = parseCode(input.bytes, {
     keys: input.keys,
     nowS: Math.floor(input.nowMs / 1000),
@@ -52,9 +66,22 @@ export function decide(input: DecisionInput): Decision {
   }
   const credential = parsed.value;
   const subject = subjectOf(credential);
-  const base = { kind: credential.kind, subject } as const;
+  const base = {
+    kind: credential.kind,
+    subject,
+    ...(credential.name !== undefined && credential.name.length > 0 ? { name: credential.name } : {}),
+  } as const;
   if (input.mode === "lockdown") {
     return { ...base, decision: "deny", reason: "lockdown", detail: "gate is in lockdown", usedPass: null };
+  }
+  if (credential.kind === "cccd" && input.policy.cards === "none") {
+    return {
+      ...base,
+      decision: "deny",
+      reason: "card_not_accepted",
+      detail: "this site accepts signed passes only (policy.cards: none)",
+      usedPass: null,
+    };
   }
   const row = input.lookup(subject);
   if (credential.kind === "cccd" && row !== undefined && row.dob !== null && row.dob !== credential.dob) {
@@ -66,7 +93,8 @@ export function decide(input: DecisionInput): Decision {
       usedPass: null,
     };
   }
-  const verdict = evaluatePolicy(row, input.policy, input.nowMs);
+  const staffAdmits = credential.kind !== "cccd" || input.policy.cards === "all";
+  const verdict = evaluatePolicy(row, input.policy, input.nowMs, staffAdmits);
   const usedPass =
     verdict.decision === "allow" && credential.kind === "pass" ? { jti: credential.jti, expS: credential.exp } : null;
   return { ...base, ...verdict, detail: null, usedPass };

@@ -1,6 +1,6 @@
 import type { KeyObject } from "node:crypto";
 
-/** Signature algorithms a pass may use (DESIGN §3.2). */
+/** Signature algorithms a pass may use (docs/contract.md §3.2). */
 export type PassAlgorithm = "EdDSA" | "ES256";
 
 /** One issuer public key, with the single algorithm it is allowed to verify. */

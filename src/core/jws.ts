@@ -5,6 +5,7 @@
  * unused low bits of the last character must be zero, so every byte string has exactly one encoding. Without that last
  * rule a signature could be altered in its final character and still decode to the same bytes.
  */
+import { findDuplicateKey } from "./json-duplicate-keys.js";
 import { err, ok, type Result } from "./result.js";
 
 /** Which part of the token a failure is about. */
@@ -18,7 +19,7 @@ export interface JwsFailure {
 
 /** A compact JWS taken apart. Nothing in it is verified yet. */
 export interface CompactJws {
-  /** The JOSE header, a JSON object (its members are unchecked). */
+  /** The JOSE header, a JSON object with no member name twice (its members are unchecked). */
   readonly header: Readonly<Record<string, unknown>>;
   /** The decoded payload bytes (not parsed: the payload is not to be trusted before the signature verifies). */
   readonly payload: Uint8Array;
@@ -80,11 +81,17 @@ export function decodeUtf8(bytes: Uint8Array): string | null {
   }
 }
 
+/** A member name from untrusted JSON, escaped and cut short for a detail. */
+export function quoteName(s: string): string {
+  return JSON.stringify(s.length > 40 ? s.slice(0, 40) + "…" : s);
+}
+
 const fail = (part: JwsPart, detail: string): { readonly ok: false; readonly error: JwsFailure } =>
   err({ part, detail });
 
 /**
- * Splits a compact JWS into its three parts and decodes them: every part strict base64url, the header a JSON object.
+ * Splits a compact JWS into its three parts and decodes them: every part strict base64url, the header a JSON object
+ * with no member name twice.
  * An empty payload or signature is allowed here (an unsecured `alg: none` token has an empty signature); the verifier
  * decides what it accepts.
  */
@@ -118,6 +125,8 @@ export function splitCompactJws(token: string): Result<CompactJws, JwsFailure> {
   if (typeof header !== "object" || header === null || Array.isArray(header)) {
     return fail("header", "expected a JSON object");
   }
+  const duplicate = findDuplicateKey(headerJson);
+  if (duplicate !== null) return fail("header", `member ${quoteName(duplicate)} appears twice`);
   return ok({
     header: header as Record<string, unknown>,
     payload: Buffer.from(token.slice(dot1 + 1, dot2), "base64url"),

@@ -1,13 +1,14 @@
 /**
- * The signed phone pass, DESIGN §3.2 (contract): `QG1:` + a compact JWS signed with EdDSA (Ed25519) or ES256.
+ * The signed phone pass, docs/contract.md §3.2 (contract): `QG1:` + a compact JWS signed with EdDSA (Ed25519) or ES256.
  *
  * Pure: the time comes in as `nowS`, the issuer keys and the replay set as arguments; never throws on bad input.
  * Checks run in this order, so that nothing in the claims is believed before the signature verifies:
- *   format (prefix, three strict base64url parts, header JSON with string `alg` and `kid`, no `crit`) -> `bad_format`
+ *   format (prefix, three strict base64url parts, header JSON with string `alg` and `kid`, no `crit`,
+ *   no member name twice)                                                                             -> `bad_format`
  *   kid known in the key set                                                                          -> `unknown_key`
  *   header `alg` exactly the key's algorithm, 64-byte signature, signature verifies                  -> `bad_signature`
- *   payload a JSON object with valid `sub`, `iat`, `exp`, `jti`, `name`                               -> `bad_format`
- *   `iat <= now + skew`, `now <= exp + skew`                                    -> `not_yet_valid` / `expired`
+ *   payload a JSON object, no member name twice, valid `sub`, `iat`, `exp`, `nbf`, `jti`, `name`      -> `bad_format`
+ *   `iat <= now + skew`, `nbf <= now + skew` (when present), `now <= exp + skew` -> `not_yet_valid` / `expired`
  *   `jti` not used before on this device                                                              -> `replayed`
  *
  * `bad_format` means the text is not a well-formed pass; `bad_signature` means it is well formed but not proven to
@@ -19,7 +20,8 @@
 import { verify as cryptoVerify } from "node:crypto";
 import type { PassCredential, Rejection } from "./credential.js";
 import type { IssuerKey, IssuerKeySet, ReplaySet } from "./issuer-keys.js";
-import { decodeUtf8, splitCompactJws } from "./jws.js";
+import { findDuplicateKey } from "./json-duplicate-keys.js";
+import { decodeUtf8, quoteName, splitCompactJws } from "./jws.js";
 import { isDigits, stripScannerNoise } from "./code-text.js";
 import type { DenyReason } from "./reason.js";
 import { err, ok, type Result } from "./result.js";
@@ -43,7 +45,7 @@ export interface PassContext {
   readonly keys: IssuerKeySet;
   /** Trusted wall time, Unix seconds. */
   readonly nowS: number;
-  /** Clock skew allowed on both `iat` and `exp`, seconds (DESIGN default 30). */
+  /** Clock skew allowed on both `iat` and `exp`, seconds (docs/contract.md §3.2: default 30). */
   readonly skewS: number;
   /** The `jti`s already used on this device. */
   readonly replay: ReplaySet;
@@ -115,7 +117,10 @@ export function verifyPass(text: string, ctx: PassContext): Result<PassCredentia
   if (typeof claims !== "object" || claims === null || Array.isArray(claims)) {
     return reject("bad_format", "payload: expected a JSON object");
   }
-  const { sub, iat, exp, jti, name } = claims as Record<string, unknown>;
+  // JSON.parse keeps the last of two equal names; a signed payload that says two things is refused.
+  const duplicate = findDuplicateKey(json);
+  if (duplicate !== null) return reject("bad_format", `payload: member ${quoteName(duplicate)} appears twice`);
+  const { sub, iat, exp, nbf, jti, name } = claims as Record<string, unknown>;
   if (typeof sub !== "string") return reject("bad_format", "claim sub: expected a string of 12 digits");
   if (sub.length !== 12 || !isDigits(sub)) {
     return reject("bad_format", `claim sub: expected 12 digits, got ${sub.length} characters`);
@@ -130,6 +135,9 @@ export function verifyPass(text: string, ctx: PassContext): Result<PassCredentia
   if (lifetime < 1 || lifetime > MAX_PASS_LIFETIME_S) {
     return reject("bad_format", `claims exp - iat: expected 1 to ${MAX_PASS_LIFETIME_S} s, got ${lifetime} s`);
   }
+  if (nbf !== undefined && (typeof nbf !== "number" || !Number.isSafeInteger(nbf))) {
+    return reject("bad_format", "claim nbf: expected an integer (Unix seconds)");
+  }
   if (typeof jti !== "string" || jti.length === 0 || jti.length > MAX_JTI_LENGTH) {
     return reject("bad_format", `claim jti: expected a string of 1 to ${MAX_JTI_LENGTH} characters`);
   }
@@ -142,6 +150,9 @@ export function verifyPass(text: string, ctx: PassContext): Result<PassCredentia
     err({ kind: "pass", reason, detail, subject: sub });
   if (iat > ctx.nowS + ctx.skewS) {
     return refuse("not_yet_valid", `issued at ${iat}, ${iat - ctx.nowS} s ahead of now ${ctx.nowS} (skew ${ctx.skewS} s)`);
+  }
+  if (nbf !== undefined && nbf > ctx.nowS + ctx.skewS) {
+    return refuse("not_yet_valid", `not before ${nbf}, ${nbf - ctx.nowS} s ahead of now ${ctx.nowS} (skew ${ctx.skewS} s)`);
   }
   if (ctx.nowS > exp + ctx.skewS) {
     return refuse("expired", `expired at ${exp}, ${ctx.nowS - exp} s before now ${ctx.nowS} (skew ${ctx.skewS} s)`);

@@ -1,7 +1,8 @@
 import type { AllowReason, DenyReason } from "./reason.js";
+import { localDaysSince } from "./local-date.js";
 import type { StatusRow, Zone } from "./status-row.js";
 
-/** The site policy of DESIGN §4; every number can be changed by the site config. */
+/** The site policy of docs/contract.md §4; every number can be changed by the site config. */
 export interface Policy {
   readonly minDoses: number;
   readonly recoveryValidDays: number;
@@ -12,7 +13,18 @@ export interface Policy {
   readonly maxCacheAgeHours: number;
   /** The flag that lets a subject in regardless of zone and vaccination (not of F0/F1/blocked). */
   readonly staffFlag: string;
+  /** IANA zone in which the site counts days (`recoveryValidDays`): its people's calendar, not UTC's. */
+  readonly timeZone: string;
+  /**
+   * What the unsigned chip card may do. It identifies but proves nothing (anyone who knows an ID and a date of birth
+   * can print one): `all` treats it like a pass; `no-staff` never admits a card through the staff flag (staff use
+   * signed passes); `none` refuses every card (`card_not_accepted`), passes only.
+   */
+  readonly cards: CardPolicy;
 }
+
+export const CARD_POLICIES = ["all", "no-staff", "none"] as const;
+export type CardPolicy = (typeof CARD_POLICIES)[number];
 
 export const DEFAULT_POLICY: Policy = {
   minDoses: 2,
@@ -21,21 +33,21 @@ export const DEFAULT_POLICY: Policy = {
   unknown: "deny",
   maxCacheAgeHours: 72,
   staffFlag: "staff",
+  timeZone: "Asia/Ho_Chi_Minh",
+  cards: "all",
 };
 
 export type Verdict =
   | { readonly decision: "allow"; readonly reason: AllowReason }
   | { readonly decision: "deny"; readonly reason: DenyReason };
 
-const DAY_MS = 86_400_000;
 
-/** Whole days from an ISO date to the UTC date of `nowMs`; NaN for a malformed date. */
-function daysSince(isoDate: string, nowMs: number): number {
-  return Math.floor((nowMs - Date.parse(isoDate + "T00:00:00Z")) / DAY_MS);
-}
-
-/** Applies the policy to a looked-up subject (undefined when the table does not hold the ID). */
-export function evaluatePolicy(row: StatusRow | undefined, policy: Policy, nowMs: number): Verdict {
+/**
+ * Applies the policy to a looked-up subject (undefined when the table does not hold the ID). `staffAdmits` false
+ * (a card under `cards: no-staff`) makes the staff flag count for nothing: the subject goes through zone and
+ * vaccination like anyone else.
+ */
+export function evaluatePolicy(row: StatusRow | undefined, policy: Policy, nowMs: number, staffAdmits = true): Verdict {
   if (row === undefined) {
     return policy.unknown === "allow"
       ? { decision: "allow", reason: "unknown_allowed" }
@@ -51,11 +63,11 @@ export function evaluatePolicy(row: StatusRow | undefined, policy: Policy, nowMs
     case "clear":
       break;
   }
-  if (row.flags.includes(policy.staffFlag)) return { decision: "allow", reason: "staff" };
+  if (staffAdmits && row.flags.includes(policy.staffFlag)) return { decision: "allow", reason: "staff" };
   if (row.zone !== null && policy.denyZones.includes(row.zone)) return { decision: "deny", reason: "red_zone" };
   if (row.doses >= policy.minDoses) return { decision: "allow", reason: "ok" };
   if (row.recoveredOn !== null) {
-    const days = daysSince(row.recoveredOn, nowMs);
+    const days = localDaysSince(row.recoveredOn, nowMs, policy.timeZone);
     // A recovery date in the future is a data error; it does not count as recovered.
     if (days >= 0 && days <= policy.recoveryValidDays) return { decision: "allow", reason: "ok" };
   }

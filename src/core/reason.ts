@@ -1,4 +1,4 @@
-/** Reason codes of DESIGN §4 (contract): every decision carries exactly one. */
+/** Reason codes of docs/contract.md §4 (contract): every decision carries exactly one. */
 export const ALLOW_REASONS = ["ok", "staff", "unknown_allowed", "manual"] as const;
 export const DENY_REASONS = [
   "blocked",
@@ -17,6 +17,7 @@ export const DENY_REASONS = [
   "budget_exceeded",
   "lockdown",
   "journal_unavailable",
+  "card_not_accepted",
 ] as const;
 
 export type AllowReason = (typeof ALLOW_REASONS)[number];

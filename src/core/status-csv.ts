@@ -1,7 +1,7 @@
 import { err, ok, type Result } from "./result.js";
 import { HEALTH_STATUSES, ZONES, type HealthStatus, type StatusRow, type Zone } from "./status-row.js";
 
-/** The CSV columns of DESIGN §4 (contract), in order. */
+/** The CSV columns of docs/contract.md §4 (contract), in order. */
 export const STATUS_CSV_COLUMNS = ["id", "status", "doses", "last_dose", "recovered_on", "dob", "zone", "flags"] as const;
 
 const ID = /^\d{12}$/;
@@ -10,8 +10,19 @@ const FLAG = /^[a-z0-9_-]{1,32}$/;
 const STATUSES: ReadonlySet<string> = new Set(HEALTH_STATUSES);
 const ZONE_SET: ReadonlySet<string> = new Set(ZONES);
 
+/** Dates already found valid: a status table repeats few distinct dates over millions of rows (sync applies them). */
+const KNOWN_DATES = new Set<string>();
+const MAX_KNOWN_DATES = 100_000;
+
 /** True for a real calendar date written `YYYY-MM-DD`. */
 export function isIsoDate(s: string): boolean {
+  if (KNOWN_DATES.has(s)) return true;
+  const valid = checkIsoDate(s);
+  if (valid && KNOWN_DATES.size < MAX_KNOWN_DATES) KNOWN_DATES.add(s);
+  return valid;
+}
+
+function checkIsoDate(s: string): boolean {
   const m = ISO_DATE.exec(s);
   if (m === null) return false;
   const y = Number(m[1]);

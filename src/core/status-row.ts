@@ -1,4 +1,4 @@
-/** One row of the local status table (DESIGN §4, contract). Dates are ISO `YYYY-MM-DD` or null. */
+/** One row of the local status table (docs/contract.md §4, contract). Dates are ISO `YYYY-MM-DD` or null. */
 export const HEALTH_STATUSES = ["clear", "f0", "f1", "blocked"] as const;
 export type HealthStatus = (typeof HEALTH_STATUSES)[number];
 

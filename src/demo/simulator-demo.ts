@@ -17,7 +17,7 @@ export interface DemoCode {
   readonly expect: string;
 }
 
-/** Demo citizens. IDs and names are invented; the card texts follow DESIGN §3.1. */
+/** Demo citizens. IDs and names are invented; the card texts follow docs/contract.md §3.1. */
 const ROWS: StatusRow[] = [
   { id: "001099012345", status: "clear", doses: 2, lastDose: "2021-09-01", recoveredOn: null, dob: "1990-01-01", zone: "green", flags: [] },
   { id: "079188001234", status: "f0", doses: 2, lastDose: "2021-08-20", recoveredOn: null, dob: "1988-03-12", zone: "yellow", flags: [] },

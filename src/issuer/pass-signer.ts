@@ -1,5 +1,5 @@
 /**
- * The issuer's side of the phone pass (DESIGN §3.2): signs `QG1:` + compact JWS. Not core: it draws a random `jti`.
+ * The issuer's side of the phone pass (docs/contract.md §3.2): signs `QG1:` + compact JWS. Not core: it draws a random `jti`.
  * It refuses (throws) to make a pass the gate would reject for its form, so a bad pass is caught where it is made.
  */
 import { randomUUID, sign as cryptoSign, type KeyObject } from "node:crypto";

@@ -22,6 +22,7 @@ export class Journal {
   private readonly insertPass;
   private readonly recordTx;
   private readonly purgeStmt;
+  private readonly oldestStmt;
 
   constructor(db: SqliteDb) {
     this.insertEntry = db.prepare(
@@ -39,8 +40,15 @@ export class Journal {
       this.insertOutbox.run(r.topic, JSON.stringify(e), tsMs);
       if (r.usedPass !== null) this.insertPass.run(r.usedPass.jti, r.usedPass.expiresS);
     });
-    // Small batches keep each write transaction short, so a purge never holds up a scan for long.
-    this.purgeStmt = db.prepare("DELETE FROM entries WHERE seq IN (SELECT seq FROM entries WHERE ts_ms < ? LIMIT 2000)");
+    // Small batches keep each write transaction short, so a purge never holds up a scan for long. An entry whose
+    // message still waits in the outbox is kept whatever its time says: it is not delivered yet. Its outbox row
+    // was written with created_ms = the entry's ts_ms, so only outbox rows older than the cutoff need reading.
+    this.purgeStmt = db.prepare<[number, number]>(
+      `DELETE FROM entries WHERE seq IN (SELECT seq FROM entries WHERE ts_ms < ?
+         AND id NOT IN (SELECT json_extract(payload, '$.id') FROM outbox WHERE created_ms < ? AND json_valid(payload))
+         LIMIT 2000)`,
+    );
+    this.oldestStmt = db.prepare<[], { oldest: number | null }>("SELECT min(ts_ms) AS oldest FROM entries");
   }
 
   /** Throws StoreError `E_STORE_WRITE` (disk full, I/O error, read-only file): the entry is then not on record. */
@@ -62,11 +70,16 @@ export class Journal {
     }
   }
 
-  /** Deletes entries older than `cutoffMs` (wall time); returns how many. Published or not: the outbox holds its own copy. */
+  /** The time of the oldest entry kept, ms; null when there is none. */
+  oldestTsMs(): number | null {
+    return this.oldestStmt.get()?.oldest ?? null;
+  }
+
+  /** Deletes entries older than `cutoffMs` (wall time), except those still waiting in the outbox; returns how many. */
   purgeOlderThan(cutoffMs: number): number {
     let total = 0;
     for (;;) {
-      const n = this.purgeStmt.run(cutoffMs).changes;
+      const n = this.purgeStmt.run(cutoffMs, cutoffMs).changes;
       total += n;
       if (n === 0) return total;
     }

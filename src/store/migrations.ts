@@ -49,4 +49,18 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE used_passes (jti TEXT PRIMARY KEY, expires_s INTEGER NOT NULL) WITHOUT ROWID;
   CREATE INDEX used_passes_expiry ON used_passes (expires_s);
   `,
+  // 2: centre feeds (docs/contract.md §5.7): chunks of the snapshot being staged; commands seen (the command journal,
+  // and the replay set: an id is kept until its expiry).
+  `
+  CREATE TABLE status_sync_chunks (idx INTEGER PRIMARY KEY);
+  CREATE TABLE commands (
+    id TEXT PRIMARY KEY,
+    op TEXT NOT NULL,
+    received_ms INTEGER NOT NULL,
+    expires_s INTEGER NOT NULL,
+    ok INTEGER,
+    error TEXT
+  ) WITHOUT ROWID;
+  CREATE INDEX commands_expiry ON commands (expires_s);
+  `,
 ];

@@ -34,4 +34,5 @@ export const SETTING = {
   statusUpdatedMs: "status.updated_ms",
   statusRows: "status.rows",
   trustedWallMs: "clock.trusted_wall_ms",
+  logTagSecret: "log.tag_secret",
 } as const;

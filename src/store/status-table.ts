@@ -30,6 +30,19 @@ function toParams(r: StatusRow): unknown[] {
   return [r.id, r.status, r.doses, r.lastDose, r.recoveredOn, r.dob, r.zone, r.flags.join(";")];
 }
 
+function fromRaw(r: RawRow): StatusRow {
+  return {
+    id: r.id,
+    status: r.status as StatusRow["status"],
+    doses: r.doses,
+    lastDose: r.last_dose,
+    recoveredOn: r.recovered_on,
+    dob: r.dob,
+    zone: r.zone as StatusRow["zone"],
+    flags: r.flags === "" ? [] : r.flags.split(";"),
+  };
+}
+
 /**
  * The locally cached status table. Lookups are one primary-key read. A full load is staged in a side table
  * and swapped in by one transaction, so a crash mid-load leaves the old table deciding, never a mix.
@@ -45,17 +58,7 @@ export class StatusTable {
 
   lookup(id: string): StatusRow | undefined {
     const r = this.lookupStmt.get(id);
-    if (r === undefined) return undefined;
-    return {
-      id: r.id,
-      status: r.status as StatusRow["status"],
-      doses: r.doses,
-      lastDose: r.last_dose,
-      recoveredOn: r.recovered_on,
-      dob: r.dob,
-      zone: r.zone as StatusRow["zone"],
-      flags: r.flags === "" ? [] : r.flags.split(";"),
-    };
+    return r === undefined ? undefined : fromRaw(r);
   }
 
   meta(): StatusMeta {
@@ -109,9 +112,24 @@ export class StatusTable {
   }
 }
 
+/** Rows of one batch whose ID was already staged: the same contents again, or different contents. */
+export interface StageRepeats {
+  /** Indexes (within the batch) of rows identical to the one already staged for their ID: collapsed into it. */
+  readonly identical: number[];
+  /** Indexes (within the batch) of rows that contradict the one already staged for their ID. */
+  readonly conflicting: number[];
+}
+
+function sameRow(a: StatusRow, b: StatusRow): boolean {
+  const pa = toParams(a);
+  const pb = toParams(b);
+  return pa.every((v, i) => v === pb[i]);
+}
+
 /** Rows being loaded; nothing is visible to lookups until `commit`. */
 export class StatusStage {
   private readonly insert;
+  private readonly stagedStmt;
   private count = 0;
 
   constructor(
@@ -120,18 +138,28 @@ export class StatusStage {
     private readonly onCommit: (count: number, nowMs: number) => void,
   ) {
     this.insert = db.prepare(`INSERT INTO ${table} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`);
+    this.stagedStmt = db.prepare<[string], RawRow>(`SELECT ${COLUMNS} FROM ${table} WHERE id = ?`);
   }
 
-  /** Adds a batch in one transaction; returns the indexes (within the batch) of IDs already staged. */
-  addBatch(rows: readonly StatusRow[]): number[] {
-    const duplicates: number[] = [];
+  /**
+   * Adds a batch in one transaction. A row whose ID is already staged is not written; it is reported as
+   * identical to the staged one or as contradicting it (the caller decides what a contradiction means).
+   */
+  addBatch(rows: readonly StatusRow[]): StageRepeats {
+    const identical: number[] = [];
+    const conflicting: number[] = [];
     this.db.transaction(() => {
       rows.forEach((r, i) => {
-        if (this.insert.run(...toParams(r)).changes === 0) duplicates.push(i);
-        else this.count++;
+        if (this.insert.run(...toParams(r)).changes === 1) {
+          this.count++;
+          return;
+        }
+        const staged = this.stagedStmt.get(r.id);
+        if (staged !== undefined && sameRow(fromRaw(staged), r)) identical.push(i);
+        else conflicting.push(i);
       });
     })();
-    return duplicates;
+    return { identical, conflicting };
   }
 
   get staged(): number {

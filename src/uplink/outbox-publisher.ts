@@ -73,6 +73,9 @@ export class OutboxPublisher {
     this.inflight.add(row.seq);
     client.publish(row.topic, row.payload, { qos: row.qos }, (e) => {
       this.inflight.delete(row.seq);
+      // A PUBACK that arrives while the gate shuts down may come after the store is closed: the row stays and
+      // is re-sent next run, a duplicate the collector drops.
+      if (this.stopped) return;
       if (e) {
         // The client gave the message up (we are stopping, or it was refused): send it again later.
         this.log.warn({ seq: row.seq, err: e.message }, "publish failed; will retry");

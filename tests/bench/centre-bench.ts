@@ -39,7 +39,7 @@ const PEOPLE = 1_000_000;
 const SPAN_MS = 30 * 86_400_000;
 const T0 = Date.parse("2021-08-01T00:00:00.000Z");
 const WINDOW_MS = 15 * 60_000;
-const F0 = "bench-f0";
+const F0 = "079201000042";
 
 const logger = pino({ level: "warn" }, pino.destination({ fd: 2, sync: true }));
 const figures: Record<string, number | string> = {};

@@ -74,6 +74,7 @@ async function main(): Promise<void> {
   // Logs as in production (info, one line a scan), but to /dev/null so the terminal is not the bottleneck.
   const log = pino({ level: "info" }, pino.destination({ dest: "/dev/null", sync: true }));
   const app = new GateApp(config, log);
+  await app.start();
 
   process.stdout.write(`status table: loading ${TABLE_ROWS.toLocaleString("en")} rows… `);
   let t0 = performance.now();
@@ -106,11 +107,10 @@ async function main(): Promise<void> {
 
   const outcomes: ScanOutcome[] = [];
   let waiting: (() => void) | null = null;
-  app.gate.onOutcome((o) => {
+  app.onOutcome((o) => {
     outcomes.push(o);
     waiting?.();
   });
-  await app.start();
   await new Promise((r) => setTimeout(r, 200));
 
   const scanner = app.scanner;

@@ -88,6 +88,8 @@ it("with no --db keeps qrgate-centre.db beside it, and stops cleanly on SIGTERM"
   run.child.kill("SIGTERM");
   expect(await run.exited).toBe(0);
   expect(stats(run.lines)).toMatchObject({ entriesNew: 20, rejected: 0 });
+  const counts = run.lines.filter((l) => l.includes('"msg":"counts"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  expect(counts.at(-1)).toMatchObject({ stored: 20, duplicate: 0, rejected: 0 });
 });
 
 it("prints its options with --help", async () => {
@@ -99,13 +101,27 @@ it("prints its options with --help", async () => {
   expect(out).toContain("--retention-days");
 });
 
-it("refuses a bad option with one line and exit 2", async () => {
-  const child = spawn(process.execPath, [CLI, "collect", "--url", "mqtt://x", "--batch-max", "zero"], { stdio: ["ignore", "pipe", "pipe"] });
+it.each([
+  [["--url", "mqtt://x", "--batch-max", "zero"], "--batch-max"],
+  [["--url", "http://x"], "expected mqtt://"],
+  [["--url", "not a url"], "is not a URL"],
+  [["--url", "mqtt://127.0.0.1:1", "--db", "/nonexistent-dir/sub/centre.db"], "does not exist"],
+  [["--url", "mqtt://127.0.0.1:1", "--db", "/"], "is a folder"],
+  [["--url", "mqtt://127.0.0.1:1", "--db", "postgres://root@127.0.0.1/test?schema=Bad-Name"], "schema"],
+  [["--url", "mqtt://127.0.0.1:1", "--group", "a\u001b[31m"], "\\u001b"],
+  [["--url", "mqtt://127.0.0.1:1", "--root", "qrgate/#"], "no wildcards"],
+  [["--url", "mqtt://127.0.0.1:1", "--client-id", "a b"], "--client-id"],
+])("refuses %j with one line and exit 2, no stack trace", async (args, message) => {
+  // In a folder of its own: a refusal that failed would otherwise leave a database in the repository.
+  const child = spawn(process.execPath, [CLI, "collect", ...args], { cwd: tempDir(), stdio: ["ignore", "pipe", "pipe"] });
   let err = "";
   child.stderr.on("data", (d: Buffer) => (err += d.toString()));
   const code = await new Promise<number | null>((r) => child.once("exit", r));
   expect(code).toBe(2);
   expect(err.trim().split("\n")).toHaveLength(1);
+  expect(err).toContain(message);
+  expect(err).not.toContain("\u001b");
+  expect(err).not.toMatch(/\n\s+at /);
 });
 
 describe.each([
@@ -166,4 +182,30 @@ describe.each([
       await drop();
     }
   }, 120_000);
+});
+
+it("on PostgreSQL, one bad message does not stop ingest: 49 good entries stored, the bad one in rejected", async () => {
+  const schema = randomSchema();
+  const url = schemaUrl(schema);
+  const run = await collect(["--db", url, "--group", "poisonpg", "--client-id", `poison-${schema}`], tempDir());
+  const store = new PostgresEntryStore(url);
+  try {
+    const pub = await connectPublisher(broker.url);
+    const base = Date.parse("2021-08-01T02:00:00Z");
+    const bad = { ...makeEntry({ tsMs: base }), statusVersion: 1.5 };
+    await pub.publishAsync("qrgate/v1/market-1/gate-1/entry", JSON.stringify(bad), { qos: 1 });
+    const good = Array.from({ length: 49 }, (_, i) => makeEntry({ tsMs: base + 1000 + i, subject: subjectId(i) }));
+    await publishEntries(pub, good);
+    await pub.endAsync();
+    await waitFor("49 entries", async () => (await store.countEntries()) === 49, 10_000);
+    const rejected = await store.rejectedMessages({ fromMs: 0, toMs: Date.now() + 60_000 });
+    expect(rejected.map((r) => r.reason)).toEqual(["statusVersion: expected an integer from 0 to 9007199254740991"]);
+    run.child.kill("SIGTERM");
+    expect(await run.exited).toBe(0);
+    const counts = run.lines.filter((l) => l.includes('"msg":"counts"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(counts.at(-1)).toMatchObject({ stored: 49, duplicate: 0, rejected: 1 });
+  } finally {
+    await store.close();
+    await dropSchema(schema);
+  }
 });

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { MqttClient } from "mqtt";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { Collector } from "../../src/centre/collector.js";
+import { Collector, type CollectorOptions } from "../../src/centre/collector.js";
 import type { EntryStore, IngestBatch, IngestResult } from "../../src/centre/entry-store.js";
 import { PostgresEntryStore } from "../../src/centre/postgres-entry-store.js";
 import { SqliteEntryStore } from "../../src/centre/sqlite-entry-store.js";
@@ -20,6 +20,8 @@ interface Kind {
   name: string;
   create(): EntryStore;
   destroy(store: EntryStore): Promise<void>;
+  /** Makes the database itself refuse entries at door `poison` (a real constraint, not our check). */
+  poison(store: EntryStore): Promise<void>;
 }
 
 const dirs: string[] = [];
@@ -34,6 +36,12 @@ const KINDS: Kind[] = [
     async destroy(store) {
       await store.close();
     },
+    async poison(store) {
+      (store as SqliteEntryStore).database.exec(
+        "CREATE TRIGGER no_poison BEFORE INSERT ON entries WHEN NEW.door = 'poison' BEGIN SELECT RAISE(ABORT, 'poison door'); END",
+      );
+      return Promise.resolve();
+    },
   },
   {
     name: "PostgreSQL",
@@ -44,6 +52,9 @@ const KINDS: Kind[] = [
       const schema = (store as PostgresEntryStore).schema;
       await store.close();
       if (schema !== null) await dropSchema(schema);
+    },
+    async poison(store) {
+      await (store as PostgresEntryStore).query("ALTER TABLE entries ADD CONSTRAINT no_poison CHECK (door <> 'poison')");
     },
   },
 ];
@@ -76,15 +87,19 @@ async function publisher(): Promise<MqttClient> {
   return p;
 }
 
-function collectorOn(kind: Kind, opts: { group: string; clientId?: string; store?: EntryStore }) {
+function collectorOn(
+  kind: Kind,
+  opts: { group: string; clientId?: string; store?: EntryStore; url?: string; extra?: Partial<CollectorOptions> },
+) {
   const store = opts.store ?? kind.create();
   const { logger, lines } = memoryLogger();
   const collector = new Collector({
     store,
-    url: broker.url,
+    url: opts.url ?? broker.url,
     logger,
     group: opts.group,
     clientId: opts.clientId ?? `c-${opts.group}-${Math.random().toString(16).slice(2, 8)}`,
+    ...opts.extra,
   });
   let stopped = false;
   const stop = async (): Promise<void> => {
@@ -148,6 +163,94 @@ describe.each(KINDS)("collector with $name", (kind) => {
       "type: expected a string",
     ]);
     expect(lines.join("\n")).not.toContain("001099099999");
+  });
+
+  it("sets poison messages aside in `rejected`, acknowledges them, and stores every good entry", async () => {
+    const { collector, store } = collectorOn(kind, { group: uniqueGroup() });
+    await collector.start();
+    const pub = await publisher();
+    const base = Date.parse("2021-08-01T02:00:00Z");
+    const good = Array.from({ length: 49 }, (_, i) => makeEntry({ tsMs: base + i * 1000, subject: subjectId(i) }));
+    const e = (o: Record<string, unknown>): string => JSON.stringify({ ...makeEntry({ tsMs: base }), ...o });
+    const at = "qrgate/v1/market-1/gate-1";
+    const poison: [string, string, string][] = [
+      [`${at}/entry`, e({ statusVersion: 1.5 }), "statusVersion"],
+      [`${at}/entry`, e({ statusVersion: 1e30 }), "statusVersion"],
+      [`${at}/entry`, e({ door: "d".repeat(4096) }), "door"],
+      [`${at}/entry`, e({ door: "d".repeat(1 << 20) }), "payload too large"],
+      [`${at}/entry`, e({ subject: "1".repeat(1 << 20) }), "payload too large"],
+      [`${at}/entry`, e({ door: "ma\u0000in" }), "door"],
+      [`${at}/entry`, e({ ts: "1" }), "ts"],
+      [`${at}/entry`, e({ ts: 1e300 }), "ts"],
+      [`${at}/entry`, e({ ts: "2019-12-31T23:59:59.000Z" }), "ts"],
+      [`${at}/entry`, e({ ts: "2099-01-01T00:00:00.000Z" }), "ts"],
+      [`${at}/event`, JSON.stringify({ type: "door_forced", ts: 1e300 }), "ts"],
+      [`${at}/state`, JSON.stringify({ state: "online", ts: 1.5 }), "ts"],
+      [`${at}/event`, JSON.stringify({ type: "door_forced", extra: Array.from({ length: 2500 }, (_, i) => ({ i, deep: { deeper: { text: "x".repeat(64) } } })) }), "payload too large"],
+    ];
+    for (let i = 0; i < good.length; i++) {
+      await pub.publishAsync(`${at}/entry`, JSON.stringify(good[i]), { qos: 1 });
+      const p = poison[i % 4 === 0 ? i / 4 : -1];
+      if (p !== undefined) await pub.publishAsync(p[0], p[1], { qos: 1 });
+    }
+    await waitFor("49 entries and 13 rejections", async () => (await store.countEntries()) === 49 && collector.stats.rejected === poison.length);
+    const all = await store.entriesAtDoor(good[0]!, { fromMs: 0, toMs: Date.parse("2030-01-01T00:00:00Z") }, { includeDenied: true });
+    expect(all.map((x) => x.id).sort()).toEqual(good.map((x) => x.id).sort());
+    const rejected = await store.rejectedMessages({ fromMs: 0, toMs: Date.now() + 60_000 });
+    expect(rejected.map((r) => [r.topic, r.reason.includes(poison[rejected.indexOf(r)]![2])])).toEqual(poison.map((p) => [p[0], true]));
+    expect(rejected.every((r) => r.payload.length <= 4096)).toBe(true);
+    expect(rejected[0]!.payload.toString()).toBe(poison[0]![1]);
+    await waitFor("everything acknowledged", () => collector.stats.acked === collector.stats.received);
+  });
+
+  it("stores the topic's site and device: a payload naming another device is rejected, never stored", async () => {
+    const { collector, store } = collectorOn(kind, { group: uniqueGroup() });
+    await collector.start();
+    const pub = await publisher();
+    const forged = makeEntry({ site: "other-site", device: "gate-4" });
+    const honest = makeEntry({ site: "site-a", device: "gate-4", tsMs: Date.parse("2021-08-01T03:00:00Z") });
+    await pub.publishAsync("qrgate/v1/site-a/gate-4/entry", JSON.stringify(forged), { qos: 1 });
+    await pub.publishAsync("qrgate/v1/site-a/gate-4/entry", JSON.stringify(honest), { qos: 1 });
+    await waitFor("the honest entry and one rejection", async () => (await store.countEntries()) === 1 && collector.stats.rejected === 1);
+    const range = { fromMs: 0, toMs: Date.parse("2030-01-01T00:00:00Z") };
+    expect(await store.entriesAtSite("other-site", range, { includeDenied: true })).toEqual([]);
+    expect((await store.entriesAtSite("site-a", range)).map((x) => x.id)).toEqual([honest.id]);
+    const [r] = await store.rejectedMessages({ fromMs: 0, toMs: Date.now() + 60_000 });
+    expect(r).toMatchObject({ topic: "qrgate/v1/site-a/gate-4/entry" });
+    expect(r!.reason).toContain("another device than its topic");
+  });
+
+  it("stores a reason and a kind it does not know as they are (the contract may grow)", async () => {
+    const { collector, store } = collectorOn(kind, { group: uniqueGroup() });
+    await collector.start();
+    const pub = await publisher();
+    const newer = { ...makeEntry(), reason: "future_reason", kind: "dcc" };
+    await pub.publishAsync("qrgate/v1/market-1/gate-1/entry", JSON.stringify(newer), { qos: 1 });
+    await waitFor("the entry", async () => (await store.countEntries()) === 1);
+    const [got] = await store.entriesOfSubject(newer.subject!, { fromMs: 0, toMs: Date.parse("2030-01-01T00:00:00Z") });
+    expect(got).toMatchObject({ reason: "future_reason", kind: "dcc" });
+    expect(collector.stats.rejected).toBe(0);
+  });
+
+  it("splits a batch the database refuses: the refused row goes to `rejected`, the others are stored", async () => {
+    const store = kind.create();
+    await store.migrate();
+    await kind.poison(store);
+    const { collector } = collectorOn(kind, { group: uniqueGroup(), store, extra: { lingerMs: 300 } });
+    cleanups.push(() => kind.destroy(store));
+    await collector.start();
+    const pub = await publisher();
+    const base = Date.parse("2021-08-01T02:00:00Z");
+    const good = Array.from({ length: 60 }, (_, i) => makeEntry({ tsMs: base + i, subject: subjectId(i) }));
+    const bad = makeEntry({ tsMs: base + 30, door: "poison" });
+    await publishEntries(pub, [...good.slice(0, 30), bad, ...good.slice(30)]);
+    await waitFor("60 entries and one rejection", async () => (await store.countEntries()) === 60 && collector.stats.rejected === 1);
+    expect(collector.stats.splits).toBeGreaterThan(0);
+    expect(collector.stats.commitErrors).toBe(0);
+    const [r] = await store.rejectedMessages({ fromMs: 0, toMs: Date.now() + 60_000 });
+    expect(r!.reason).toMatch(/^refused by the database \((23514|SQLITE_CONSTRAINT\w*)\)/);
+    expect(JSON.parse(r!.payload.toString()) as unknown).toEqual(bad);
+    await waitFor("everything acknowledged", () => collector.stats.acked === 61);
   });
 
   it("two collectors sharing a subscription receive each entry once between them", async () => {
@@ -223,5 +326,83 @@ describe("acknowledge after commit", () => {
     await second.collector.start();
     await waitFor("the 50 entries, redelivered", async () => (await healthy.countEntries()) === 50);
     expect(second.collector.stats.entriesNew).toBe(50);
+  });
+});
+
+describe("a broker restarted gracefully with persistence on", () => {
+  it("delivers to the collector again: it subscribes on every CONNACK, also with a present session", async () => {
+    const own = await startBroker({ persistence: true });
+    cleanups.push(() => own.dispose());
+    const { collector, store } = collectorOn(KINDS[0]!, { group: uniqueGroup(), url: own.url });
+    await collector.start();
+    const before = await connectPublisher(own.url);
+    await publishEntries(before, [makeEntry({ tsMs: Date.parse("2021-08-01T01:00:00Z") })]);
+    await before.endAsync();
+    await waitFor("the first entry", async () => (await store.countEntries()) === 1);
+
+    await own.stop(); // SIGTERM: Mosquitto saves its sessions and ends cleanly
+    await own.start();
+    await waitFor("the collector to resubscribe", () => collector.stats.subscribes === 2);
+    const pub = await connectPublisher(own.url);
+    cleanups.push(() => pub.endAsync());
+    const entries = Array.from({ length: 100 }, (_, i) => makeEntry({ tsMs: Date.parse("2021-08-01T02:00:00Z") + i, subject: subjectId(i) }));
+    await publishEntries(pub, entries);
+    await waitFor("the 100 entries published after the restart", async () => (await store.countEntries()) === 101);
+  });
+});
+
+describe("collector health in its log", () => {
+  it("raises no_entries when gates are online and nothing arrives, and clears it with the next entry", async () => {
+    const { collector, store, lines } = collectorOn(KINDS[0]!, {
+      group: uniqueGroup(),
+      extra: { silenceAlarmMs: 200, silenceCheckMs: 20 },
+    });
+    await collector.start();
+    const pub = await publisher();
+    await pub.publishAsync("qrgate/v1/market-1/gate-1/state", JSON.stringify({ state: "online", ts: new Date().toISOString() }), { qos: 1 });
+    await waitFor("the state", async () => (await store.deviceStates()).length === 1);
+    const logged = (msg: string) => lines.some((l) => (JSON.parse(l) as { msg: string }).msg === msg);
+    await waitFor("the alarm", () => logged("no entries while gates are online") && collector.stats.silenceAlarm === 1);
+    const alarm = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === "no entries while gates are online");
+    expect(alarm).toMatchObject({ alarm: "no_entries", onlineDevices: 1, level: 40 });
+    await publishEntries(pub, [makeEntry()]);
+    await waitFor("the alarm cleared", () => logged("entries arriving again") && collector.stats.silenceAlarm === 0);
+  });
+
+  it("raises nothing while no gate is online", async () => {
+    const { collector, lines } = collectorOn(KINDS[0]!, { group: uniqueGroup(), extra: { silenceAlarmMs: 50, silenceCheckMs: 10, statsIntervalMs: 20 } });
+    await collector.start();
+    // Several counts lines mean many silence checks have run meanwhile.
+    await waitFor("counts logged three times", () => lines.filter((l) => l.includes('"msg":"counts"')).length >= 3);
+    expect(collector.stats.silenceAlarm).toBe(0);
+    expect(lines.some((l) => l.includes("no_entries"))).toBe(false);
+  });
+
+  it("logs stored, duplicate and rejected counts periodically and on stop", async () => {
+    const { collector, lines, stop } = collectorOn(KINDS[0]!, { group: uniqueGroup(), extra: { statsIntervalMs: 30 } });
+    await collector.start();
+    const pub = await publisher();
+    const e = makeEntry();
+    await publishEntries(pub, [e, e]);
+    await pub.publishAsync("qrgate/v1/market-1/gate-1/entry", "{", { qos: 1 });
+    const counts = () => lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "counts");
+    await waitFor("a periodic count of all three", () => counts().some((c) => c.stored === 1 && c.duplicate === 1 && c.rejected === 1));
+    const n = counts().length;
+    await stop();
+    expect(counts().length).toBe(n + 1);
+    expect(counts().at(-1)).toMatchObject({ stored: 1, duplicate: 1, rejected: 1, level: 30 });
+  });
+});
+
+describe("a flood of huge messages", () => {
+  it("never reaches the collector past its Maximum Packet Size; what follows still does", async () => {
+    const { collector, store } = collectorOn(KINDS[0]!, { group: uniqueGroup(), extra: { maximumPacketSize: 64 * 1024 } });
+    await collector.start();
+    const pub = await publisher();
+    await pub.publishAsync("qrgate/v1/market-1/gate-1/entry", Buffer.alloc(256 * 1024, 0x20), { qos: 1 });
+    const after = makeEntry();
+    await publishEntries(pub, [after]);
+    await waitFor("the entry after it", async () => (await store.countEntries()) === 1);
+    expect(collector.stats.received).toBe(1);
   });
 });

@@ -12,6 +12,11 @@ describe("parseStateMessage", () => {
     });
   });
 
+  it("reads a degraded state (a gate running with a fault)", () => {
+    const r = parseStateMessage("s", "d", '{"state":"degraded","reason":"journal_unavailable","ts":"2021-08-01T01:00:00.000Z"}', NOW);
+    expect(r.ok && r.value.state).toBe("degraded");
+  });
+
   it("takes the time of receipt when ts is missing", () => {
     const r = parseStateMessage("s", "d", '{"state":"offline"}', NOW);
     expect(r.ok && r.value.tsMs).toBe(NOW);
@@ -20,7 +25,7 @@ describe("parseStateMessage", () => {
   it.each([
     ["nope", "payload is not JSON"],
     ["[]", "payload is not an object"],
-    ['{"state":"sleeping"}', "state: expected online or offline"],
+    ['{"state":"sleeping"}', "state: expected online, degraded or offline"],
     ['{"state":"online","ts":"yesterday"}', "ts: expected an ISO-8601 time"],
   ])("refuses %s", (payload, error) => {
     expect(parseStateMessage("s", "d", payload, NOW)).toEqual({ ok: false, error });
@@ -44,5 +49,35 @@ describe("parseEventMessage", () => {
 
   it("refuses an event with no type", () => {
     expect(parseEventMessage("s", "d", "{}", NOW)).toEqual({ ok: false, error: "type: expected a string" });
+  });
+});
+
+describe("strict reading", () => {
+  it.each([
+    ['{"state":"online","ts":1.5}', "ts: expected an ISO-8601 time"],
+    ['{"state":"online","ts":"1"}', "ts: expected an ISO-8601 time"],
+    ['{"state":"online","ts":"2021-02-30T00:00:00Z"}', "ts: not a real date and time"],
+    ['{"state":"online","ts":"2019-12-31T23:59:59Z"}', "ts: outside 2020-01-01 to a day from now"],
+    ['{"state":"online","site":"other"}', "site: the payload names another site than its topic"],
+    ['{"state":"online","version":"1\\u0000"}', "version: holds a control character"],
+  ])("refuses the state %s", (payload, error) => {
+    expect(parseStateMessage("s", "d", payload, NOW)).toEqual({ ok: false, error });
+  });
+
+  it("refuses a state larger than 8 KB", () => {
+    const r = parseStateMessage("s", "d", JSON.stringify({ state: "online", pad: "x".repeat(9000) }), NOW);
+    expect(!r.ok && r.error).toMatch(/^payload too large \(\d+ bytes, at most 8192\)$/);
+  });
+
+  it("keeps an event type it does not know, and refuses one outside the code character set", () => {
+    const r = parseEventMessage("s", "d", '{"type":"relay_fault","ts":"2021-08-01T01:00:00Z"}', NOW);
+    expect(r.ok && r.value.type).toBe("relay_fault");
+    expect(parseEventMessage("s", "d", '{"type":"\\u001b[2J"}', NOW)).toEqual({ ok: false, error: "type: holds a control character" });
+  });
+
+  it("refuses an event naming another device, and one of 200 KB", () => {
+    expect(parseEventMessage("s", "d", '{"type":"door_held","device":"x"}', NOW).ok).toBe(false);
+    const big = JSON.stringify({ type: "door_held", extra: Array.from({ length: 2500 }, (_, i) => ({ i, deep: { text: "x".repeat(64) } })) });
+    expect(parseEventMessage("s", "d", big, NOW)).toMatchObject({ ok: false, error: expect.stringMatching(/^payload too large/) as unknown });
   });
 });

@@ -3,7 +3,8 @@
  * against a fresh store from `build`, so SQLite and PostgreSQL can never drift apart.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { DeviceEvent, DeviceState, EntryStore } from "../../src/centre/entry-store.js";
+import type { DeviceEvent, DeviceState, EntryQuery, EntryStore, IngestBatch, RejectedMessage } from "../../src/centre/entry-store.js";
+import type { EntryMessage } from "../../src/contract/entry.js";
 import { LATEST_VERSION } from "../../src/centre/migrations.js";
 import { rankContacts, traceContacts } from "../../src/centre/trace-queries.js";
 import { generateDataset, makeEntry, oracle, subjectId } from "./generate.js";
@@ -44,6 +45,15 @@ function event(o: Partial<DeviceEvent> = {}): DeviceEvent {
   };
 }
 
+function rejected(o: Partial<RejectedMessage> = {}): RejectedMessage {
+  return { topic: "qrgate/v1/market-1/gate-1/entry", reason: "statusVersion: expected an integer", payload: Buffer.from("{}"), receivedMs: T0, ...o };
+}
+
+/** A nested JSON value whose text is at least `bytes` long. */
+function nested(bytes: number): unknown {
+  return { type: "door_forced", extra: Array.from({ length: Math.ceil(bytes / 90) }, (_, i) => ({ i, deep: { deeper: { text: "x".repeat(64) } } })) };
+}
+
 export function entryStoreContract(name: string, factory: StoreFactory): void {
   describe(`EntryStore contract: ${name}`, () => {
     let store: EntryStore;
@@ -77,6 +87,15 @@ export function entryStoreContract(name: string, factory: StoreFactory): void {
       await store.insertEntries([e]);
       const got = await store.entriesAtDoor(e, { fromMs: T0, toMs: T0 + 1000 });
       expect(got).toEqual([e]);
+    });
+
+    it("pages through passages that share one timestamp without losing or repeating any", async () => {
+      const same = Array.from({ length: 20 }, () => makeEntry({ tsMs: T0 + 5 }));
+      await store.insertEntries([makeEntry({ tsMs: T0 }), ...same, makeEntry({ tsMs: T0 + 9 })]);
+      const ids: string[] = [];
+      for await (const page of store.entryPages({ site: "market-1" }, { fromMs: T0, toMs: T0 + MIN }, {}, 3)) ids.push(...page.map((e) => e.id));
+      expect(ids).toEqual((await store.entriesAtSite("market-1", { fromMs: T0, toMs: T0 + MIN })).map((e) => e.id));
+      expect(ids).toHaveLength(22);
     });
 
     it("treats the range as half-open [from, to)", async () => {
@@ -118,6 +137,14 @@ export function entryStoreContract(name: string, factory: StoreFactory): void {
       expect((await store.deviceStates()).map((s) => s.state)).toEqual(["offline"]);
     });
 
+    it("keeps a degraded state, newer than online, and lets the will's offline replace it", async () => {
+      await store.upsertDeviceState(state({ tsMs: T0, state: "online" }));
+      expect(await store.upsertDeviceState(state({ tsMs: T0 + 20, state: "degraded" }))).toBe(true);
+      expect((await store.deviceStates()).map((s) => s.state)).toEqual(["degraded"]);
+      expect(await store.upsertDeviceState(state({ tsMs: T0 + 1, state: "offline" }))).toBe(true);
+      expect((await store.deviceStates()).map((s) => s.state)).toEqual(["offline"]);
+    });
+
     it("stores events idempotently by key", async () => {
       expect(await store.insertEvent(event())).toBe(true);
       expect(await store.insertEvent(event())).toBe(false);
@@ -147,28 +174,72 @@ export function entryStoreContract(name: string, factory: StoreFactory): void {
     it("purges entries and events older than the cut-off", async () => {
       await store.insertEntries([makeEntry({ tsMs: T0 - 1 }), makeEntry({ tsMs: T0 }), makeEntry({ tsMs: T0 + 1 })]);
       await store.insertEvent(event({ tsMs: T0 - 1 }));
-      expect(await store.purge(T0)).toEqual({ entries: 1, events: 1 });
+      await store.commitBatch({ entries: [], states: [], events: [], rejected: [rejected({ receivedMs: T0 - 1 }), rejected({ receivedMs: T0 })], receivedMs: T0 });
+      expect(await store.purge(T0)).toEqual({ entries: 1, events: 1, rejected: 1 });
       expect(await store.countEntries()).toBe(2);
+      expect(await store.rejectedMessages({ fromMs: 0, toMs: T0 + MIN })).toHaveLength(1);
     });
 
-    it("finds contacts within the window at the same door only, never the subject themself", async () => {
+    it("keeps rejected messages: topic, reason, payload bytes and time", async () => {
+      const bytes = Buffer.from([0x7b, 0x00, 0xff, 0xfe, 0x22]); // NUL and invalid UTF-8: kept as bytes
+      await store.commitBatch({ entries: [], states: [], events: [], rejected: [rejected({ payload: bytes })], receivedMs: T0 });
+      expect(await store.rejectedMessages({ fromMs: T0, toMs: T0 + 1 })).toEqual([rejected({ payload: bytes })]);
+    });
+
+    describe("refuses poison rows, the same way in both stores", () => {
+      const good = (): EntryMessage => makeEntry({ tsMs: T0 });
+      const cases: [string, () => IngestBatch][] = [
+        ["statusVersion 1.5", () => entries({ statusVersion: 1.5 })],
+        ["statusVersion 1e30", () => entries({ statusVersion: 1e30 })],
+        ["a 4 KB door", () => entries({ door: "d".repeat(4096) })],
+        ["a 1 MB door", () => entries({ door: "d".repeat(1 << 20) })],
+        ["a 1 MB subject", () => entries({ subject: "1".repeat(1 << 20) })],
+        ["a NUL character in the door", () => entries({ door: "ma\u0000in" })],
+        ["ts '1'", () => entries({ ts: "1" })],
+        ["an event with ts 1e300", () => ({ ...empty(), events: [event({ tsMs: 1e300 })] })],
+        ["a state with ts 1.5", () => ({ ...empty(), states: [state({ tsMs: 1.5 })] })],
+        ["a 200 KB nested event", () => ({ ...empty(), events: [event({ payload: JSON.stringify(nested(200 * 1024)) })] })],
+      ];
+      function empty(): IngestBatch {
+        return { entries: [good()], states: [], events: [], receivedMs: T0 };
+      }
+      function entries(o: Partial<Record<keyof EntryMessage, unknown>>): IngestBatch {
+        return { ...empty(), entries: [good(), { ...good(), ...o } as EntryMessage] };
+      }
+
+      it.each(cases)("%s: refused as data, nothing of the batch stored, the rest goes in", async (_name, batch) => {
+        let refused: unknown = null;
+        await store.commitBatch(batch()).catch((e: unknown) => (refused = e));
+        expect(refused).not.toBeNull();
+        expect(store.isDataError(refused)).toBe(true);
+        expect(await store.countEntries()).toBe(0);
+        expect(await store.deviceStates()).toEqual([]);
+        expect(await store.insertEntries([good()])).toBe(1);
+      });
+    });
+
+    it("finds contacts within the window at the same door of the site, whichever reader, never the subject themself", async () => {
       const f0 = subjectId(1);
       const p = makeEntry({ tsMs: T0, subject: f0 });
       const near = makeEntry({ tsMs: T0 + 14 * MIN, subject: subjectId(2) });
       const edge = makeEntry({ tsMs: T0 - 15 * MIN, subject: subjectId(3) });
       const far = makeEntry({ tsMs: T0 + 16 * MIN, subject: subjectId(4) });
       const otherDoor = makeEntry({ tsMs: T0 + MIN, subject: subjectId(5), door: "side" });
-      const otherDevice = makeEntry({ tsMs: T0 + MIN, subject: subjectId(6), device: "gate-2" });
+      const otherReader = makeEntry({ tsMs: T0 + MIN, subject: subjectId(6), device: "gate-2" });
+      const otherSite = makeEntry({ tsMs: T0 + MIN, subject: subjectId(8), site: "clinic-9" });
       const denied = makeEntry({ tsMs: T0 + MIN, subject: subjectId(7), decision: "deny", reason: "red_zone" });
       const self = makeEntry({ tsMs: T0 + 2 * MIN, subject: f0 });
       const nobody = makeEntry({ tsMs: T0 + MIN, subject: null, kind: "unknown", decision: "deny", reason: "bad_format" });
-      await store.insertEntries([p, near, edge, far, otherDoor, otherDevice, denied, self, nobody]);
+      await store.insertEntries([p, near, edge, far, otherDoor, otherReader, otherSite, denied, self, nobody]);
       const report = await traceContacts(store, f0, { fromMs: T0, toMs: T0 + MIN }, 15 * MIN);
       expect(report.subjectPassages.map((e) => e.id)).toEqual([p.id]);
       expect(report.contacts.map((c) => [c.subject, c.sharedPassages, c.closestSeconds])).toEqual([
+        [subjectId(6), 1, 60],
         [subjectId(2), 1, 14 * 60],
         [subjectId(3), 1, 15 * 60],
       ]);
+      const site = await traceContacts(store, f0, { fromMs: T0, toMs: T0 + MIN }, 15 * MIN, { scope: "site" });
+      expect(site.contacts.map((c) => c.subject)).toEqual([subjectId(5), subjectId(6), subjectId(2), subjectId(3)]);
       const withDenied = await traceContacts(store, f0, { fromMs: T0, toMs: T0 + MIN }, 15 * MIN, {
         includeDenied: true,
       });
@@ -211,6 +282,30 @@ export function entryStoreContract(name: string, factory: StoreFactory): void {
         }
       });
 
+      it("answers who passed each door across its readers, in order", async () => {
+        for (const d of [{ site: "market-1", door: "main" }, { site: "hospital-2", door: "main" }, { site: "market-1", door: "side" }]) {
+          const want = oracle.siteDoor(data.entries, d, f);
+          expect(new Set(want.map((e) => e.device)).size).toBeGreaterThan(d.door === "side" ? 0 : 1);
+          expect(await store.entriesAtSiteDoor(d, f)).toEqual(want);
+        }
+      });
+
+      it("pages every listing in the same order as the whole answer", async () => {
+        const d = data.doors[0]!;
+        const queries: [EntryQuery, EntryMessage[]][] = [
+          [{ door: d }, oracle.door(data.entries, d, f)],
+          [{ siteDoor: { site: "market-1", door: "main" } }, oracle.siteDoor(data.entries, { site: "market-1", door: "main" }, f)],
+          [{ site: "hospital-2" }, oracle.site(data.entries, "hospital-2", f)],
+          [{ subject: data.subjects[0]! }, oracle.subject(data.entries, data.subjects[0]!, f)],
+        ];
+        for (const [q, want] of queries) {
+          const pages: EntryMessage[][] = [];
+          for await (const page of store.entryPages(q, f, {}, 7)) pages.push(page);
+          expect(pages.every((p) => p.length <= 7)).toBe(true);
+          expect(pages.flat()).toEqual(want);
+        }
+      });
+
       it("answers who passed each site, in order", async () => {
         for (const site of ["market-1", "hospital-2", "nowhere"]) {
           expect(await store.entriesAtSite(site, f)).toEqual(oracle.site(data.entries, site, f));
@@ -231,6 +326,8 @@ export function entryStoreContract(name: string, factory: StoreFactory): void {
           }
           const withDenied = await traceContacts(store, s, f, 15 * MIN, { includeDenied: true });
           expect(withDenied.contacts).toEqual(oracle.contacts(data.entries, s, 15 * MIN, { ...f, includeDenied: true }));
+          const site = await traceContacts(store, s, f, 5 * MIN, { scope: "site" });
+          expect(site.contacts).toEqual(oracle.contacts(data.entries, s, 5 * MIN, { ...f, scope: "site" }));
         }
       });
     });

@@ -101,6 +101,8 @@ export interface Filter {
   fromMs: number;
   toMs: number;
   includeDenied?: boolean;
+  /** Contacts: at the same door of the site, any reader (default), or anywhere on the site. */
+  scope?: "door" | "site";
 }
 
 const inRange = (e: EntryMessage, f: Filter): boolean =>
@@ -109,6 +111,10 @@ const inRange = (e: EntryMessage, f: Filter): boolean =>
 export const oracle = {
   door(all: readonly EntryMessage[], d: { site: string; device: string; door: string }, f: Filter): EntryMessage[] {
     return all.filter((e) => e.site === d.site && e.device === d.device && e.door === d.door && inRange(e, f)).sort(byTime);
+  },
+  /** Every reader of a door of a site. */
+  siteDoor(all: readonly EntryMessage[], d: { site: string; door: string }, f: Filter): EntryMessage[] {
+    return all.filter((e) => e.site === d.site && e.door === d.door && inRange(e, f)).sort(byTime);
   },
   site(all: readonly EntryMessage[], site: string, f: Filter): EntryMessage[] {
     return all.filter((e) => e.site === site && inRange(e, f)).sort(byTime);
@@ -129,7 +135,7 @@ export const oracle = {
       if (e.subject === null || e.subject === subject) continue;
       if (f.includeDenied !== true && e.decision !== "allow") continue;
       for (const p of mine) {
-        if (p.site !== e.site || p.device !== e.device || p.door !== e.door) continue;
+        if (p.site !== e.site || (f.scope !== "site" && p.door !== e.door)) continue;
         const delta = tsOf(e) - tsOf(p);
         if (Math.abs(delta) > windowMs) continue;
         const acc: Acc = people.get(e.subject) ?? { shared: new Set(), closest: Infinity, passages: new Map() };

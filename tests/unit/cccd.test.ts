@@ -32,7 +32,7 @@ function detailOf(text: string): string {
 
 describe("parseCccd: accepted variants", () => {
   const cases: { it: string; text: string; expected: Partial<CardCredential> }[] = [
-    { it: "accepts the 7-field card of DESIGN §3.1", text: EXAMPLE, expected: EXAMPLE_CARD },
+    { it: "accepts the 7-field card of docs/contract.md §3.1", text: EXAMPLE, expected: EXAMPLE_CARD },
     {
       it: "accepts an empty old ID and returns it as null",
       text: "001099012345||Nguyễn Văn An|01011990|Nam|Hà Nội|15062021",

@@ -253,6 +253,65 @@ describe("verifyPass: time and replay", () => {
   });
 });
 
+describe("verifyPass: nbf", () => {
+  const hdr = { alg: "EdDSA", kid: "ed" };
+  it("rejects a pass whose nbf is 120 s ahead as not yet valid", () => {
+    expect(rejection(signRaw(hdr, { ...CLAIMS, nbf: NOW + 120 }))).toEqual({
+      kind: "pass",
+      reason: "not_yet_valid",
+      detail: `not before ${NOW + 120}, 120 s ahead of now ${NOW} (skew ${SKEW} s)`,
+      subject: SUB,
+    });
+  });
+
+  it("accepts a pass whose nbf is exactly skew seconds ahead", () => {
+    expect(verifyPass(signRaw(hdr, { ...CLAIMS, nbf: NOW + SKEW }), ctx()).ok).toBe(true);
+  });
+
+  it("rejects nbf one second past the skew", () => {
+    expect(rejection(signRaw(hdr, { ...CLAIMS, nbf: NOW + SKEW + 1 })).reason).toBe("not_yet_valid");
+  });
+
+  it("accepts a pass whose nbf has passed", () => {
+    expect(verifyPass(signRaw(hdr, { ...CLAIMS, nbf: NOW - 10 }), ctx()).ok).toBe(true);
+  });
+
+  it.each([["a string", String(NOW)], ["a fraction", NOW + 0.5], ["null", null]])("rejects an nbf that is %s as bad_format", (_what, nbf) => {
+    expect(rejection(signRaw(hdr, { ...CLAIMS, nbf }))).toEqual({
+      kind: "pass",
+      reason: "bad_format",
+      detail: "claim nbf: expected an integer (Unix seconds)",
+    });
+  });
+});
+
+describe("verifyPass: duplicate member names (JSON.parse would keep the last)", () => {
+  /** Signs raw header and payload text, so the JSON can hold a name twice. */
+  function signText(header: string, payload: string): string {
+    const input = `${encodeBase64Url(header)}.${encodeBase64Url(payload)}`;
+    return `QG1:${input}.${encodeBase64Url(cryptoSign(null, Buffer.from(input), ed.privateKey))}`;
+  }
+  const claims = `"iat":${NOW},"exp":${NOW + 300},"jti":"j-1"`;
+  const cases: { it: string; header: string; payload: string; detail: string }[] = [
+    { it: "a sub given twice in the payload", header: '{"alg":"EdDSA","kid":"ed"}', payload: `{"sub":"079188001234",${claims},"sub":"${SUB}"}`, detail: 'payload: member "sub" appears twice' },
+    { it: "a name written once plainly and once escaped", header: '{"alg":"EdDSA","kid":"ed"}', payload: `{"sub":"${SUB}",${claims},"\u0073ub":"079188001234"}`, detail: 'payload: member "sub" appears twice' },
+    { it: "an exp given twice", header: '{"alg":"EdDSA","kid":"ed"}', payload: `{"sub":"${SUB}",${claims},"exp":${NOW + 99999}}`, detail: 'payload: member "exp" appears twice' },
+    { it: "a name twice in a nested object", header: '{"alg":"EdDSA","kid":"ed"}', payload: `{"sub":"${SUB}",${claims},"x":{"a":1,"a":2}}`, detail: 'payload: member "a" appears twice' },
+    { it: "an alg given twice in the header", header: '{"alg":"none","kid":"ed","alg":"EdDSA"}', payload: `{"sub":"${SUB}",${claims}}`, detail: 'header: member "alg" appears twice' },
+    { it: "a kid given twice in the header", header: '{"alg":"EdDSA","kid":"ec","kid":"ed"}', payload: `{"sub":"${SUB}",${claims}}`, detail: 'header: member "kid" appears twice' },
+  ];
+  for (const c of cases) {
+    it(`rejects ${c.it} as bad_format`, () => {
+      expect(rejection(signText(c.header, c.payload))).toEqual({ kind: "pass", reason: "bad_format", detail: c.detail });
+    });
+  }
+
+  it("accepts the same name in two different objects, and a value equal to a name", () => {
+    const text = signText('{"alg":"EdDSA","kid":"ed"}', `{"sub":"${SUB}",${claims},"a":{"sub":"x"},"b":"sub","c":["sub","sub"]}`);
+    expect(verifyPass(text, ctx()).ok).toBe(true);
+  });
+});
+
 describe("verifyPass: properties", () => {
   it("never throws on arbitrary strings, with or without the prefix", () => {
     fc.assert(

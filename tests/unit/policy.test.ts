@@ -6,7 +6,7 @@ import { ROW } from "../support/gate-harness.js";
 const NOW = Date.UTC(2026, 10, 24, 12);
 const row = (over: Partial<StatusRow>): StatusRow => ROW("001099012345", over);
 
-describe("default policy (DESIGN §4)", () => {
+describe("default policy (docs/contract.md §4)", () => {
   const cases: Array<[string, StatusRow | undefined, string, string]> = [
     ["blocked beats everything, staff included", row({ status: "blocked", flags: ["staff"] }), "deny", "blocked"],
     ["F0 is infected", row({ status: "f0", doses: 3 }), "deny", "infected"],
@@ -23,6 +23,25 @@ describe("default policy (DESIGN §4)", () => {
   ];
   it.each(cases)("%s", (_name, r, decision, reason) => {
     expect(evaluatePolicy(r, DEFAULT_POLICY, NOW)).toEqual({ decision, reason });
+  });
+});
+
+describe("days count in the site's time zone", () => {
+  // 18:00 UTC on 24 November is 01:00 on 25 November in Ho Chi Minh City (UTC+7).
+  const evening = Date.UTC(2026, 10, 24, 18);
+  const recovered = row({ doses: 0, recoveredOn: "2026-05-28" });
+
+  it("a recovery 181 local days ago no longer counts, though it is 180 UTC days", () => {
+    expect(evaluatePolicy(recovered, DEFAULT_POLICY, evening)).toEqual({ decision: "deny", reason: "insufficient_vaccination" });
+  });
+
+  it("the same instant counted in UTC still allows", () => {
+    expect(evaluatePolicy(recovered, { ...DEFAULT_POLICY, timeZone: "UTC" }, evening)).toEqual({ decision: "allow", reason: "ok" });
+  });
+
+  it("a recovery dated today in local time counts, though it is tomorrow in UTC", () => {
+    const today = row({ doses: 0, recoveredOn: "2026-11-25" });
+    expect(evaluatePolicy(today, DEFAULT_POLICY, evening)).toEqual({ decision: "allow", reason: "ok" });
   });
 });
 

@@ -7,7 +7,10 @@ export interface FramerOptions {
   readonly suffix: Suffix;
   /** A partial code with no byte for this long is dropped, so it is not glued to the next code. */
   readonly interByteTimeoutMs: number;
-  /** Bytes kept of one code; the rest of an over-long line is counted but not kept. */
+  /**
+   * Bytes kept of one code; the rest of an over-long line is counted but not kept, and `totalBytes` tells the
+   * reader that the code was cut (the gate then refuses it whole).
+   */
   readonly maxCodeBytes: number;
 }
 

@@ -3,6 +3,11 @@ export interface ScannedCode {
   readonly bytes: Buffer;
   /** Monotonic ms when the code's last byte arrived: the start of the decision budget. */
   readonly receivedMono: number;
+  /**
+   * The whole length of the line when the scanner kept only its first `bytes.length` bytes (`scanner.maxCodeBytes`);
+   * absent or equal to `bytes.length` when `bytes` is the whole code. A cut code is refused whole, never decided.
+   */
+  readonly totalBytes?: number;
 }
 
 export type ScannerState = "connected" | "lost" | "closed";

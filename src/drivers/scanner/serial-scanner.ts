@@ -1,5 +1,4 @@
 import type { Logger } from "pino";
-import type { SerialPort as SerialPortType } from "serialport";
 import type { CancelTimer, Clock } from "../clock.js";
 import { LineFramer, type FramerOptions } from "./line-framer.js";
 import type { Scanner, ScannerListener } from "./scanner.js";
@@ -10,6 +9,25 @@ export interface SerialScannerOptions extends FramerOptions {
   /** Wait between attempts to open a missing or locked port. */
   readonly retryMs: number;
 }
+
+/** What the scanner uses of a node-serialport stream: `SerialPort` in production, `SerialPortMock` in tests. */
+export interface SerialPortLike {
+  readonly isOpen: boolean;
+  open(cb: (e: Error | null) => void): void;
+  close(cb?: (e: Error | null) => void): void;
+  on(event: "data", fn: (chunk: Buffer) => void): unknown;
+  on(event: "error", fn: (e: Error) => void): unknown;
+  on(event: "close", fn: () => void): unknown;
+}
+
+/** Builds an unopened port; the default loads node-serialport's native binding on first use. */
+export type SerialPortFactory = (o: { path: string; baudRate: number }) => Promise<SerialPortLike>;
+
+const nativePort: SerialPortFactory = async ({ path, baudRate }) => {
+  // Loaded on use: the binding pulls in udev helpers that a machine without a serial scanner may lack.
+  const { SerialPort } = await import("serialport");
+  return new SerialPort({ path, baudRate, autoOpen: false, lock: true });
+};
 
 /** Turns node-serialport's open errors into what a technician can act on. */
 export function explainOpenError(path: string, e: Error): string {
@@ -26,7 +44,8 @@ export function explainOpenError(path: string, e: Error): string {
  */
 export class SerialScanner implements Scanner {
   readonly name: string;
-  private port: SerialPortType | null = null;
+  private port: SerialPortLike | null = null;
+  private started = false;
   private retry: CancelTimer | null = null;
   private stopped = false;
   private lastProblem = "";
@@ -37,21 +56,25 @@ export class SerialScanner implements Scanner {
     private readonly opts: SerialScannerOptions,
     private readonly clock: Clock,
     private readonly log: Logger,
+    private readonly makePort: SerialPortFactory = nativePort,
   ) {
     this.name = `serial:${opts.path}`;
     this.framer = new LineFramer(opts, clock, {
-      code: (c) => this.listener?.code({ bytes: c.bytes, receivedMono: c.receivedMono }),
+      code: (c) => this.listener?.code({ bytes: c.bytes, receivedMono: c.receivedMono, totalBytes: c.totalBytes }),
       dropped: (n) => this.log.warn({ bytes: n }, "partial code dropped: no suffix before the inter-byte timeout"),
     });
   }
 
   async start(listener: ScannerListener): Promise<void> {
     this.listener = listener;
+    if (this.started) return;
+    this.started = true;
     this.stopped = false;
     await this.open();
   }
 
   async stop(): Promise<void> {
+    this.started = false;
     this.stopped = true;
     this.retry?.();
     this.retry = null;
@@ -65,9 +88,7 @@ export class SerialScanner implements Scanner {
 
   private async open(): Promise<void> {
     if (this.stopped) return;
-    // Loaded on use: the binding pulls in udev helpers that a machine without a serial scanner may lack.
-    const { SerialPort } = await import("serialport");
-    const port = new SerialPort({ path: this.opts.path, baudRate: this.opts.baudRate, autoOpen: false, lock: true });
+    const port = await this.makePort({ path: this.opts.path, baudRate: this.opts.baudRate });
     const error = await new Promise<Error | null>((resolve) => port.open((e) => resolve(e ?? null)));
     if (this.stopped) {
       if (error === null) port.close();

@@ -20,9 +20,13 @@ export class StdinScanner implements Scanner {
   ) {}
 
   start(listener: ScannerListener): Promise<void> {
+    if (this.listener !== null) {
+      this.listener = listener;
+      return Promise.resolve();
+    }
     this.listener = listener;
     this.framer = new LineFramer(this.opts, this.clock, {
-      code: (c) => listener.code({ bytes: c.bytes, receivedMono: c.receivedMono }),
+      code: (c) => this.listener?.code({ bytes: c.bytes, receivedMono: c.receivedMono, totalBytes: c.totalBytes }),
       dropped: (n) => this.log.warn({ bytes: n }, "partial line dropped: no newline before the inter-byte timeout"),
     });
     this.input.on("data", this.onData);
@@ -35,6 +39,8 @@ export class StdinScanner implements Scanner {
     this.input.off("data", this.onData);
     this.input.off("end", this.onEnd);
     this.framer?.reset();
+    this.framer = null;
+    this.listener = null;
     if (this.input === process.stdin) process.stdin.pause();
     return Promise.resolve();
   }
