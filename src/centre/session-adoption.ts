@@ -21,9 +21,12 @@
  * another collector takes it over again. A lease lost half-way (we were frozen) makes the connection go at once.
  */
 import { randomUUID } from "node:crypto";
+import mqtt, { type MqttClient } from "mqtt";
 import type { Logger } from "pino";
 import { Collector, sharedTopics, type CollectorOptions } from "./collector.js";
 import type { EntryStore } from "./entry-store.js";
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
 
 export interface AdoptionOptions {
   readonly store: EntryStore;
@@ -124,9 +127,15 @@ export class SessionAdoption {
       await Promise.race([client.subscribeAsync(this.markerTopic, { qos: 1 }), this.fencedP]);
       const drainedBy = await Promise.race([this.awaitDrained(), this.fencedP]);
       await Promise.race([this.collector.settled(), this.fencedP]);
+      // Everything received is committed, and nothing more comes: the broker may forget the session. DISCONNECT
+      // with session expiry 0 says so, on the connection (back) up; mqtt.js's end() never calls back on a
+      // connection lost meanwhile, hence the time limit.
+      await Promise.race([this.connected(client), this.fencedP]);
       if (!this.opts.holds()) throw new AdoptionFencedError(this.opts.name);
-      // Everything received is committed and acknowledged, and nothing more comes: the broker may forget it.
-      await this.collector.stop({ sessionExpiryInterval: 0 });
+      await Promise.race([this.collector.stop({ sessionExpiryInterval: 0 }), sleep(5000), this.fencedP]);
+      // Whatever became of that DISCONNECT, a clean start under the client id leaves no session behind. It can
+      // only discard acknowledgements lost with a connection, of messages already committed.
+      await Promise.race([this.forgetSession(), this.fencedP]);
       const s = this.collector.stats;
       const result: AdoptionResult = {
         sessionPresent: this.collector.sessionPresent,
@@ -146,9 +155,34 @@ export class SessionAdoption {
     }
   }
 
-  /** Gives up at once (we are stopping): the session stays with the broker for whoever takes it next. */
+  /**
+   * Gives up at once (we are stopping, or the lease went): `run` rejects, and the session stays with the broker
+   * for whoever takes it next.
+   */
   abandon(): Promise<void> {
+    this.fenced?.();
     return this.collector.abandon();
+  }
+
+  private connected(client: MqttClient): Promise<void> {
+    return client.connected ? Promise.resolve() : new Promise((resolve) => client.once("connect", () => resolve()));
+  }
+
+  /** Connects once with the session's client id, clean start and expiry 0, and leaves: the broker keeps nothing. */
+  private async forgetSession(): Promise<void> {
+    if (!this.opts.holds()) throw new AdoptionFencedError(this.opts.name);
+    const c = await mqtt.connectAsync(this.opts.url, {
+      protocolVersion: 5,
+      clientId: this.opts.name,
+      clean: true,
+      reconnectPeriod: 0,
+      connectTimeout: 10_000,
+      properties: { sessionExpiryInterval: 0 },
+      ...(this.opts.username !== undefined ? { username: this.opts.username } : {}),
+      ...(this.opts.password !== undefined ? { password: this.opts.password } : {}),
+    });
+    await Promise.race([c.endAsync(), sleep(5000)]);
+    c.end(true);
   }
 
   /** Resolves when the marker is back, or (marker refused or late) when nothing has come for `idleMs`. */

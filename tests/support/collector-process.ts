@@ -34,7 +34,7 @@ export function spawnCollector(name: string, url: string, args: readonly string[
   });
   const lines: string[] = [];
   let buf = "";
-  child.stderr!.on("data", (d: Buffer) => {
+  child.stderr.on("data", (d: Buffer) => {
     buf += d.toString("utf8");
     const parts = buf.split("\n");
     buf = parts.pop() ?? "";
