@@ -144,7 +144,10 @@ export class PostgresEntryStore implements EntryStore {
       statement_timeout: statementTimeoutMs,
       // Client side as well, for a server that stopped answering altogether.
       query_timeout: statementTimeoutMs + 10_000,
-      idle_in_transaction_session_timeout: statementTimeoutMs * 2,
+      // Our transactions are never idle for more than a round trip. A collector frozen inside one (SIGSTOP, a
+      // paused VM) would hold the row locks of its batch, and the collector taking its session over would wait on
+      // them when it stores the same entries again: the server ends such a transaction after 10 s.
+      idle_in_transaction_session_timeout: Math.min(statementTimeoutMs * 2, 10_000),
       connectionTimeoutMillis: 10_000,
     });
     // An idle client losing its connection must not crash the process; the next query reconnects.
