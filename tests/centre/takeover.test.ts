@@ -112,7 +112,7 @@ function msOf(line: Record<string, unknown> | undefined): number {
 }
 
 describe.each([POSTGRES, SQLITE])("two collectors on $name", (kind) => {
-  it(`one SIGKILLed mid-stream: the other takes its session over, and all ${N} entries are stored once`, async () => {
+  it(`one SIGKILLed mid-stream: the other takes its session over, all ${N} entries are stored once; back, it starts afresh`, async () => {
     const { db, reader, drop } = kind.open();
     const group = `tk${kind.name.toLowerCase()}`;
     const a = await startCollector(`${group}-a`, db, group);
@@ -144,6 +144,17 @@ describe.each([POSTGRES, SQLITE])("two collectors on $name", (kind) => {
         `[takeover ${kind.name}] SIGKILL -> taking over ${msOf(took) - killedAt} ms, -> retired ${msOf(retired) - killedAt} ms; ` +
           `drained ${String(retired!.received)} messages (${String(retired!.entriesNew)} new); stored ${N}/${N}\n`,
       );
+
+      // Back, the dead collector starts afresh (its session was retired) and takes its share again.
+      const back = await startCollector(`${group}-a`, db, group);
+      expect(back.logged("connected")[0]).toMatchObject({ sessionPresent: false });
+      const more = entries(200, N);
+      await publishPaced(pub, more, () => undefined);
+      await waitFor(`all ${N + 200} entries`, async () => (await store.countEntries()) >= N + 200, 25_000);
+      back.child.kill("SIGTERM");
+      expect((await back.exited).code).toBe(0);
+      expect(back.logged("stopped")[0]?.entriesNew).toBeGreaterThan(0);
+      expect(await storedIds(store, [...published, ...more])).toEqual({ rows: N + 200, distinct: N + 200, exact: true });
     } finally {
       await pub.endAsync();
       await store.close();
