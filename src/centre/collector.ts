@@ -173,8 +173,7 @@ export class Collector {
   private checkingSilence = false;
   private stopping = false;
   private wake: (() => void) | null = null;
-  /** Whether the broker kept a session for us at the last CONNACK. */
-  sessionPresent = false;
+  private present = false;
 
   constructor(private readonly opts: CollectorOptions) {
     this.group = opts.group ?? "collectors";
@@ -226,7 +225,7 @@ export class Collector {
       let first = true;
       client.on("connect", (connack) => {
         acks.connected();
-        this.sessionPresent = connack.sessionPresent;
+        this.present = connack.sessionPresent;
         this.log.info({ sessionPresent: connack.sessionPresent, clientId: this.clientId }, "connected");
         const isFirst = first;
         first = false;
@@ -327,6 +326,11 @@ export class Collector {
       if (running === null) return;
       await running;
     }
+  }
+
+  /** Whether the broker kept a session for us at the last CONNACK. */
+  get sessionPresent(): boolean {
+    return this.present;
   }
 
   /** The MQTT connection, for session-adoption.ts (unsubscribe, marker); null before `start`. */
