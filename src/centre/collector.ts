@@ -65,6 +65,18 @@ export interface CollectorOptions {
   readonly silenceCheckMs?: number;
   /** Longest wait between retries of a failing store (default 5 s). */
   readonly maxBackoffMs?: number;
+  /**
+   * Take-over (docs/centre.md "Collectors that cover for each other"): asked before every connection, also
+   * reconnections. False means this process no longer holds the lease on `clientId` (collector-lease.ts), and
+   * connecting would take the session from whoever does: the collector gives the connection up instead and
+   * calls `onFenced`. Without it, mqtt.js reconnects by itself, as before.
+   */
+  readonly mayConnect?: () => boolean;
+  readonly onFenced?: () => void;
+  /** False: take a session over as it is, subscribing to nothing (session-adoption.ts). Default true. */
+  readonly subscribe?: boolean;
+  /** Sees every message first; true: the caller takes it (not stored, not acknowledged). */
+  readonly intercept?: (m: Received) => boolean;
 }
 
 export interface CollectorStats {
@@ -161,6 +173,7 @@ export class Collector {
   private checkingSilence = false;
   private stopping = false;
   private wake: (() => void) | null = null;
+  private present = false;
 
   constructor(private readonly opts: CollectorOptions) {
     this.group = opts.group ?? "collectors";
@@ -187,7 +200,8 @@ export class Collector {
       manualConnect: true,
       // We subscribe ourselves on every CONNACK (below); mqtt.js's own resubscribe skips a present session.
       resubscribe: false,
-      reconnectPeriod: 1000,
+      // With a lease to respect, we reconnect ourselves, asking `mayConnect` first (`reconnectGated`).
+      reconnectPeriod: this.opts.mayConnect === undefined ? 1000 : 0,
       connectTimeout: 10_000,
       properties: {
         sessionExpiryInterval: this.opts.sessionExpirySeconds ?? 7 * 24 * 3600,
@@ -211,10 +225,11 @@ export class Collector {
       let first = true;
       client.on("connect", (connack) => {
         acks.connected();
+        this.present = connack.sessionPresent;
         this.log.info({ sessionPresent: connack.sessionPresent, clientId: this.clientId }, "connected");
         const isFirst = first;
         first = false;
-        this.subscribe(client).then(
+        (this.opts.subscribe === false ? Promise.resolve() : this.subscribe(client)).then(
           () => {
             if (isFirst) resolve();
           },
@@ -234,7 +249,8 @@ export class Collector {
     });
     client.on("close", () => this.log.debug("connection closed"));
     client.on("offline", () => this.log.warn("broker unreachable, retrying"));
-    client.connect();
+    if (this.opts.mayConnect !== undefined) this.reconnectGated(client, this.opts.mayConnect);
+    else client.connect();
     await subscribed;
 
     this.quietSinceMs = this.now();
@@ -251,8 +267,86 @@ export class Collector {
     }
   }
 
-  /** Flushes what was received, acknowledges it, and disconnects. Messages arriving from now on are not acknowledged. */
-  async stop(): Promise<void> {
+  /**
+   * Connects now and after every close, one second apart, while `mayConnect` says the session is ours; once it
+   * says no, gives the connection up (fenced). The check is synchronous and right before CONNECT, so a process
+   * that was frozen past its lease never reaches the broker with the client id of a session taken over.
+   */
+  private reconnectGated(client: MqttClient, mayConnect: () => boolean): void {
+    const attempt = (): void => {
+      if (this.stopping || client.connected) return;
+      if (!mayConnect()) {
+        this.fence();
+        return;
+      }
+      client.connect();
+    };
+    let wasConnected = false;
+    client.on("connect", () => (wasConnected = true));
+    client.on("close", () => {
+      if (this.stopping) return;
+      if (wasConnected) this.log.warn("broker unreachable, retrying");
+      wasConnected = false;
+      setTimeout(attempt, 1000).unref();
+    });
+    attempt();
+  }
+
+  /** The lease on our client id is gone: let the connection go at once, without DISCONNECT, and say so. */
+  private fence(): void {
+    if (this.stopping) return;
+    this.log.warn({ clientId: this.clientId }, "fenced: the session is no longer ours, connection given up");
+    void this.abandon();
+    this.opts.onFenced?.();
+  }
+
+  /**
+   * Stops at once without acknowledging anything more and without DISCONNECT (the broker keeps the session as
+   * it is, for whoever holds its lease now). A commit under way still finishes: storing is idempotent.
+   */
+  async abandon(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const t of [this.purgeTimer, this.statsTimer, this.silenceTimer, this.timer]) if (t !== null) clearTimeout(t);
+    this.timer = null;
+    this.wake?.();
+    this.client?.end(true);
+    await this.flushing;
+  }
+
+  /** Resolves once every message received so far is committed and acknowledged (or we are stopping). */
+  async settled(): Promise<void> {
+    while (!this.stopping) {
+      if (this.timer !== null) {
+        clearTimeout(this.timer);
+        this.timer = null;
+      }
+      this.startFlush();
+      const running = this.flushing;
+      if (running === null) return;
+      await running;
+    }
+  }
+
+  /** Whether the broker kept a session for us at the last CONNACK. */
+  get sessionPresent(): boolean {
+    return this.present;
+  }
+
+  /** The MQTT connection, for session-adoption.ts (unsubscribe, marker); null before `start`. */
+  get mqttClient(): MqttClient | null {
+    return this.client;
+  }
+
+  /**
+   * Flushes what was received, acknowledges it, and disconnects. Messages arriving from now on are not acknowledged.
+   * `sessionExpiryInterval` in DISCONNECT replaces the session's (0: the broker forgets the session now).
+   */
+  async stop(disconnect?: { readonly sessionExpiryInterval: number }): Promise<void> {
+    if (this.stopping) {
+      await this.flushing; // abandoned (or stopped) already: the connection is gone
+      return;
+    }
     this.stopping = true;
     for (const t of [this.purgeTimer, this.statsTimer, this.silenceTimer]) if (t !== null) clearInterval(t);
     if (this.timer !== null) {
@@ -263,7 +357,9 @@ export class Collector {
     this.startFlush();
     await this.flushing;
     const client = this.client;
-    if (client !== null) await client.endAsync(false);
+    if (client !== null) {
+      await (disconnect === undefined ? client.endAsync(false) : client.endAsync(false, { reasonCode: 0, properties: { ...disconnect } }));
+    }
     this.logCounts("counts");
     this.log.info({ ...this.stats }, "stopped");
   }
@@ -325,6 +421,7 @@ export class Collector {
   }
 
   private onMessage(m: Received): void {
+    if (this.opts.intercept?.(m) === true) return;
     if (this.stopping) return; // not acknowledged: the broker delivers it again next session
     this.stats.received += 1;
     this.pending.push(m);

@@ -124,6 +124,35 @@ export interface ContactPair {
   readonly entry: EntryMessage;
 }
 
+/**
+ * A collector's lease on an MQTT session (src/centre/collector-lease.ts): while it holds, only `holder` may connect
+ * with the client id `name`. Times are the store's clock (PostgreSQL's, for collectors on several hosts).
+ */
+export interface CollectorLease {
+  /** The collector whose session this is (its MQTT client id). */
+  readonly name: string;
+  /** Its shared subscription group: collectors take over only within their group. */
+  readonly group: string;
+  /** The collector holding it: `name` itself, or one that took its session over. */
+  readonly holder: string;
+  /** The holder's process (random per start): a renewal from any other process fails. */
+  readonly instance: string;
+  readonly renewedMs: number;
+  readonly expiresMs: number;
+  /** `expiresMs` has passed by the store's clock: anyone of the group may take it. */
+  readonly expired: boolean;
+}
+
+/** A claim on a lease: by the collector itself (`holder` = `name`) or by one taking its session over. */
+export interface LeaseClaim {
+  readonly name: string;
+  readonly group: string;
+  readonly holder: string;
+  readonly instance: string;
+  /** How long it holds without renewal; 0 makes it expire at once (tests). */
+  readonly ttlMs: number;
+}
+
 export interface EntryStore {
   /** `sqlite` or `postgres`. */
   readonly kind: "sqlite" | "postgres";
@@ -197,6 +226,21 @@ export interface EntryStore {
 
   /** Deletes entries, events and rejected messages older than `beforeMs` (retention); returns how many rows went. */
   purge(beforeMs: number): Promise<{ entries: number; events: number; rejected: number }>;
+
+  /**
+   * Takes the lease if nobody holds it, if it has expired, or if `claim.holder` holds it already (a restart of that
+   * collector); atomic across processes. Returns whether it is now the claimant's.
+   */
+  acquireLease(claim: LeaseClaim): Promise<boolean>;
+
+  /** Extends the lease held by `instance` by `ttlMs` from now; false if that process no longer holds it. */
+  renewLease(name: string, instance: string, ttlMs: number): Promise<boolean>;
+
+  /** Gives up the lease if `instance` holds it (the row goes); returns whether it did. */
+  releaseLease(name: string, instance: string): Promise<boolean>;
+
+  /** The leases of one group, by name, with whether each has expired by the store's clock. */
+  leases(group: string): Promise<CollectorLease[]>;
 
   close(): Promise<void>;
 }

@@ -24,6 +24,22 @@ const INDEXES = [
   "CREATE INDEX IF NOT EXISTS entries_ts ON entries (ts_ms)",
 ];
 
+/**
+ * One row per collector session (`name`, its MQTT client id): the collector holding it (`holder`: the collector
+ * itself, or the one that took its session over), that holder's process (`instance`), and until when the lease
+ * holds by the store's clock. `grp` is the shared subscription group (`group` is a reserved word).
+ */
+function leasesTable(int64: string): string {
+  return `CREATE TABLE IF NOT EXISTS collector_leases (
+        name TEXT PRIMARY KEY,
+        grp TEXT NOT NULL,
+        holder TEXT NOT NULL,
+        instance TEXT NOT NULL,
+        renewed_ms ${int64} NOT NULL,
+        expires_ms ${int64} NOT NULL
+      )`;
+}
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -135,6 +151,14 @@ export const MIGRATIONS: readonly Migration[] = [
     // A door's passages whichever reader took them: `trace --door D --site S` and the contact join.
     sqlite: ["CREATE INDEX IF NOT EXISTS entries_site_door_ts ON entries (site, door, ts_ms)"],
     postgres: ["CREATE INDEX IF NOT EXISTS entries_site_door_ts ON entries (site, door, ts_ms)"],
+  },
+  {
+    version: 4,
+    name: "collector leases",
+    // Who holds which collector's MQTT session (src/centre/collector-lease.ts, docs/centre.md "Take-over").
+    // `IF NOT EXISTS`: safe to renumber when merged beside other migrations.
+    sqlite: [leasesTable("INTEGER")],
+    postgres: [leasesTable("BIGINT")],
   },
 ];
 

@@ -6,6 +6,7 @@
 import pg from "pg";
 import type { EntryMessage } from "../contract/entry.js";
 import type {
+  CollectorLease,
   ContactOptions,
   ContactPair,
   DeviceEvent,
@@ -15,6 +16,7 @@ import type {
   EntryStore,
   IngestBatch,
   IngestResult,
+  LeaseClaim,
   QueryOptions,
   RejectedMessage,
   SiteDoorRef,
@@ -30,6 +32,7 @@ import {
   type EventRow,
   type StateRow,
 } from "./entry-row.js";
+import { rowToLease, type LeaseRow } from "./lease-row.js";
 import { MIGRATIONS, MIGRATIONS_TABLE_SQL, STATE_IS_NEWER } from "./migrations.js";
 import { checkBatch, isDataError } from "./row-refused.js";
 
@@ -41,6 +44,12 @@ const MIGRATION_TIMEOUT_MS = 24 * 3_600_000;
 const PURGE_CHUNK = 5000;
 /** Any fixed number: serialises concurrent migrations across processes. */
 const MIGRATION_LOCK = 0x71726761; // "qrga"
+
+/**
+ * The server's clock in epoch ms: collectors on several hosts compare lease times on one clock. `clock_timestamp()`
+ * rather than `now()`, which is the start of the transaction.
+ */
+const DB_NOW_MS = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
 /** Splits our `schema` parameter off a connection URL (pg would pass it on to the server). */
 export function parsePostgresUrl(url: string): { connectionString: string; schema: string | null } {
@@ -135,7 +144,10 @@ export class PostgresEntryStore implements EntryStore {
       statement_timeout: statementTimeoutMs,
       // Client side as well, for a server that stopped answering altogether.
       query_timeout: statementTimeoutMs + 10_000,
-      idle_in_transaction_session_timeout: statementTimeoutMs * 2,
+      // Our transactions are never idle for more than a round trip. A collector frozen inside one (SIGSTOP, a
+      // paused VM) would hold the row locks of its batch, and the collector taking its session over would wait on
+      // them when it stores the same entries again: the server ends such a transaction after 10 s.
+      idle_in_transaction_session_timeout: Math.min(statementTimeoutMs * 2, 10_000),
       connectionTimeoutMillis: 10_000,
     });
     // An idle client losing its connection must not crash the process; the next query reconnects.
@@ -409,6 +421,43 @@ export class PostgresEntryStore implements EntryStore {
       events: await chunked("events", "ts_ms"),
       rejected: await chunked("rejected", "received_ms"),
     };
+  }
+
+  async acquireLease(c: LeaseClaim): Promise<boolean> {
+    // One statement: two claimants of one row serialise on its lock, and the second re-checks the WHERE against
+    // the first one's row (INSERT … ON CONFLICT DO UPDATE), so exactly one of them gets an expired lease.
+    const r = await this.pool.query(
+      `INSERT INTO collector_leases AS l (name, grp, holder, instance, renewed_ms, expires_ms)
+       SELECT $1, $2, $3, $4, c.n, c.n + $5 FROM (SELECT ${DB_NOW_MS} AS n) AS c
+       ON CONFLICT (name) DO UPDATE SET grp = excluded.grp, holder = excluded.holder, instance = excluded.instance,
+         renewed_ms = excluded.renewed_ms, expires_ms = excluded.expires_ms
+       WHERE l.expires_ms <= excluded.renewed_ms OR l.holder = excluded.holder`,
+      [c.name, c.group, c.holder, c.instance, c.ttlMs],
+    );
+    return (r.rowCount ?? 0) === 1;
+  }
+
+  async renewLease(name: string, instance: string, ttlMs: number): Promise<boolean> {
+    const r = await this.pool.query(
+      `UPDATE collector_leases SET renewed_ms = c.n, expires_ms = c.n + $3 FROM (SELECT ${DB_NOW_MS} AS n) AS c
+       WHERE name = $1 AND instance = $2`,
+      [name, instance, ttlMs],
+    );
+    return (r.rowCount ?? 0) === 1;
+  }
+
+  async releaseLease(name: string, instance: string): Promise<boolean> {
+    const r = await this.pool.query("DELETE FROM collector_leases WHERE name = $1 AND instance = $2", [name, instance]);
+    return (r.rowCount ?? 0) === 1;
+  }
+
+  async leases(group: string): Promise<CollectorLease[]> {
+    const r = await this.pool.query<LeaseRow>(
+      `SELECT name, grp, holder, instance, renewed_ms, expires_ms, expires_ms <= c.n AS expired
+       FROM collector_leases, (SELECT ${DB_NOW_MS} AS n) AS c WHERE grp = $1 ORDER BY name`,
+      [group],
+    );
+    return r.rows.map(rowToLease);
   }
 
   /** Runs SQL on the pool (the benchmark's bulk generator, tests dropping their schema). */

@@ -6,6 +6,7 @@
 import Database from "better-sqlite3";
 import type { EntryMessage } from "../contract/entry.js";
 import type {
+  CollectorLease,
   ContactOptions,
   ContactPair,
   DeviceEvent,
@@ -15,6 +16,7 @@ import type {
   EntryStore,
   IngestBatch,
   IngestResult,
+  LeaseClaim,
   QueryOptions,
   RejectedMessage,
   SiteDoorRef,
@@ -30,6 +32,7 @@ import {
   type EventRow,
   type StateRow,
 } from "./entry-row.js";
+import { rowToLease, type LeaseRow } from "./lease-row.js";
 import { MIGRATIONS, MIGRATIONS_TABLE_SQL, STATE_IS_NEWER } from "./migrations.js";
 import { checkBatch, isDataError } from "./row-refused.js";
 
@@ -311,6 +314,50 @@ export class SqliteEntryStore implements EntryStore {
       }
     };
     return settle(() => ({ entries: chunk("entries"), events: chunk("events"), rejected: chunk("rejected", "received_ms") }));
+  }
+
+  // Leases: the processes sharing one SQLite file share one host, so the process clock is the store's clock.
+
+  acquireLease(c: LeaseClaim): Promise<boolean> {
+    return settle(() => {
+      const now = Date.now();
+      const r = this.db
+        .prepare(
+          `INSERT INTO collector_leases (name, grp, holder, instance, renewed_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (name) DO UPDATE SET grp = excluded.grp, holder = excluded.holder, instance = excluded.instance,
+             renewed_ms = excluded.renewed_ms, expires_ms = excluded.expires_ms
+           WHERE collector_leases.expires_ms <= excluded.renewed_ms OR collector_leases.holder = excluded.holder`,
+        )
+        .run(c.name, c.group, c.holder, c.instance, now, now + c.ttlMs);
+      return r.changes === 1;
+    });
+  }
+
+  renewLease(name: string, instance: string, ttlMs: number): Promise<boolean> {
+    return settle(() => {
+      const now = Date.now();
+      const r = this.db
+        .prepare("UPDATE collector_leases SET renewed_ms = ?, expires_ms = ? WHERE name = ? AND instance = ?")
+        .run(now, now + ttlMs, name, instance);
+      return r.changes === 1;
+    });
+  }
+
+  releaseLease(name: string, instance: string): Promise<boolean> {
+    return settle(() => this.db.prepare("DELETE FROM collector_leases WHERE name = ? AND instance = ?").run(name, instance).changes === 1);
+  }
+
+  leases(group: string): Promise<CollectorLease[]> {
+    return settle(() =>
+      (
+        this.db
+          .prepare(
+            `SELECT name, grp, holder, instance, renewed_ms, expires_ms, expires_ms <= ? AS expired
+             FROM collector_leases WHERE grp = ? ORDER BY name`,
+          )
+          .all(Date.now(), group) as LeaseRow[]
+      ).map(rowToLease),
+    );
   }
 
   /** The underlying connection, for the benchmark's bulk generator and for tests. */

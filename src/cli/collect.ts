@@ -15,6 +15,7 @@ import { statSync, accessSync, constants } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parsePostgresUrl } from "../centre/postgres-entry-store.js";
 import { MetricsServer } from "../centre/metrics-server.js";
+import { CollectorTeam } from "../centre/collector-team.js";
 
 const USAGE = `usage: qrgate collect --url URL [options]
 
@@ -34,6 +35,11 @@ acknowledged only after commit, de-duplicated by entry id).
   --batch-max N          most messages per transaction (default 1000)
   --linger-ms MS         wait up to MS for a batch to fill (default 0)
   --session-expiry-s S   how long the broker keeps our session while we are down (default 604800)
+  --takeover on|off      collectors of one group on one store cover for each other (default on): each
+                         holds a lease in the store; when one is gone for longer than the lease, another
+                         takes over its broker session, stores what it held and hands its share to the
+                         group (docs/centre.md)
+  --lease-ttl-s S        how long a lease holds without renewal (default 10; renewed every S/5)
   --silence-alarm-min N  alarm (log, metrics) when gates are online but no entry came for N minutes
                          (default 15; 0: never)
   --metrics [HOST:]PORT  serve Prometheus metrics on http://HOST:PORT/metrics (default host: all)
@@ -64,6 +70,8 @@ export async function run(argv: string[]): Promise<number> {
       "batch-max": { type: "string" },
       "linger-ms": { type: "string" },
       "session-expiry-s": { type: "string" },
+      takeover: { type: "string" },
+      "lease-ttl-s": { type: "string" },
       "silence-alarm-min": { type: "string" },
       metrics: { type: "string" },
       "log-level": { type: "string" },
@@ -96,6 +104,9 @@ export async function run(argv: string[]): Promise<number> {
   const lingerMs = positiveInt("linger-ms", values["linger-ms"], 0);
   const sessionExpirySeconds = positiveInt("session-expiry-s", values["session-expiry-s"]);
   const silenceMin = positiveInt("silence-alarm-min", values["silence-alarm-min"], 0);
+  const takeover = values.takeover ?? "on";
+  if (takeover !== "on" && takeover !== "off") throw new CliError(`collect: --takeover '${printable(takeover)}': expected on or off`);
+  const leaseTtlS = positiveInt("lease-ttl-s", values["lease-ttl-s"]);
   const db = values.db ?? DEFAULT_DB;
   checkDb(db);
   const metricsAt = values.metrics === undefined ? undefined : parseListen(values.metrics);
@@ -108,12 +119,33 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     throw new CliError(printable(`collect: --db: cannot open ${isPostgres(db) ? redactUrl(db) : `'${db}'`}: ${(e as Error).message}`));
   }
+  const name = clientId ?? defaultClientId(group);
+  const team =
+    takeover === "on"
+      ? new CollectorTeam({
+          store,
+          logger,
+          name,
+          group,
+          ...(leaseTtlS !== undefined ? { ttlMs: leaseTtlS * 1000 } : {}),
+          adoption: {
+            store,
+            url: values.url,
+            group,
+            root: values.root ?? DEFAULT_ROOT,
+            ...(values.username !== undefined ? { username: values.username } : {}),
+            ...(password !== undefined ? { password } : {}),
+            ...(batchMax !== undefined ? { batchMax } : {}),
+          },
+        })
+      : null;
   const collector = new Collector({
     store,
     url: values.url,
     logger,
     group,
-    clientId: clientId ?? defaultClientId(group),
+    clientId: name,
+    ...(team !== null ? { mayConnect: () => team.mayConnect(), onFenced: () => team.standDown("fenced") } : {}),
     ...(values.root !== undefined ? { root: values.root } : {}),
     ...(values.username !== undefined ? { username: values.username } : {}),
     ...(password !== undefined ? { password } : {}),
@@ -152,6 +184,7 @@ export async function run(argv: string[]): Promise<number> {
       notifier.stopping();
       notifier.close();
       await collector.stop();
+      await team?.stop();
       await metrics?.stop();
       await store.close();
     })();
@@ -169,10 +202,38 @@ export async function run(argv: string[]): Promise<number> {
     };
     process.once("SIGTERM", onSignal);
     process.once("SIGINT", onSignal);
+    // Our lease was taken over (we were frozen or cut off from the store for longer than it holds): another
+    // collector has our session now. Stop without touching it; a restart starts afresh once that is done.
+    team?.onStandDown(() => {
+      if (stopping !== null) return; // stopping anyway
+      logger.error({ clientId: name }, "standing down: our lease was taken over, another collector has our session");
+      stopping = (async () => {
+        notifier.stopping();
+        notifier.close();
+        await team.stop();
+        await collector.abandon();
+        await metrics?.stop();
+        await store.close();
+      })();
+      stopping.then(
+        () => resolve(EXIT_STOOD_DOWN),
+        () => resolve(EXIT_STOOD_DOWN),
+      );
+    });
   });
   try {
     // A signal during start (broker still unreachable) stops the collector too.
-    const first = await Promise.race([collector.start().then(() => "started" as const), done.then(() => "stopped" as const)]);
+    const started = (async (): Promise<boolean> => {
+      // The lease first: while another collector is taking over our last session, connecting would take it back.
+      if (team !== null && !(await team.join(done))) return false;
+      await collector.start();
+      team?.watch();
+      return true;
+    })();
+    const first = await Promise.race([
+      started.then((ok) => (ok ? ("started" as const) : ("stopped" as const))),
+      done.then(() => "stopped" as const),
+    ]);
     if (first === "started") {
       logger.info("collecting");
       notifier.ready("collecting");
@@ -184,6 +245,9 @@ export async function run(argv: string[]): Promise<number> {
   }
   return done;
 }
+
+/** Exit status when the collector stood down for the collector that took its session over (systemd restarts it). */
+const EXIT_STOOD_DOWN = 3;
 
 const BROKER_SCHEMES = new Set(["mqtt:", "mqtts:", "tcp:", "ssl:", "tls:", "ws:", "wss:"]);
 

@@ -34,6 +34,7 @@ beforeAll(async () => {
       "pattern read  qrgate/v1/keys",
       "user centre",
       "topic read qrgate/v1/#",
+      "topic write qrgate/v1/_collectors/#",
       "",
     ].join("\n"),
   );

@@ -3,7 +3,7 @@
  * against a fresh store from `build`, so SQLite and PostgreSQL can never drift apart.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { DeviceEvent, DeviceState, EntryQuery, EntryStore, IngestBatch, RejectedMessage } from "../../src/centre/entry-store.js";
+import type { DeviceEvent, DeviceState, EntryQuery, EntryStore, IngestBatch, LeaseClaim, RejectedMessage } from "../../src/centre/entry-store.js";
 import type { EntryMessage } from "../../src/contract/entry.js";
 import { LATEST_VERSION } from "../../src/centre/migrations.js";
 import { rankContacts, traceContacts } from "../../src/centre/trace-queries.js";
@@ -184,6 +184,59 @@ export function entryStoreContract(name: string, factory: StoreFactory): void {
       const bytes = Buffer.from([0x7b, 0x00, 0xff, 0xfe, 0x22]); // NUL and invalid UTF-8: kept as bytes
       await store.commitBatch({ entries: [], states: [], events: [], rejected: [rejected({ payload: bytes })], receivedMs: T0 });
       expect(await store.rejectedMessages({ fromMs: T0, toMs: T0 + 1 })).toEqual([rejected({ payload: bytes })]);
+    });
+
+    describe("collector leases", () => {
+      const HOUR = 3_600_000;
+      const claim = (o: Partial<LeaseClaim> = {}): LeaseClaim => ({ name: "c-a", group: "g", holder: "c-a", instance: "a1", ttlMs: HOUR, ...o });
+
+      it("gives a free lease to its collector and shows it, unexpired, in its group only", async () => {
+        expect(await store.acquireLease(claim())).toBe(true);
+        const [lease, ...rest] = await store.leases("g");
+        expect(rest).toEqual([]);
+        expect(lease).toMatchObject({ name: "c-a", group: "g", holder: "c-a", instance: "a1", expired: false });
+        expect(lease!.expiresMs - lease!.renewedMs).toBe(HOUR);
+        expect(await store.leases("other")).toEqual([]);
+      });
+
+      it("refuses a held lease to another collector, and lets the holder's restart take it back", async () => {
+        expect(await store.acquireLease(claim())).toBe(true);
+        expect(await store.acquireLease(claim({ holder: "c-b", instance: "b1" }))).toBe(false);
+        expect(await store.acquireLease(claim({ instance: "a2" }))).toBe(true);
+        // The old process is fenced: its renewal and release fail.
+        expect(await store.renewLease("c-a", "a1", HOUR)).toBe(false);
+        expect(await store.releaseLease("c-a", "a1")).toBe(false);
+        expect(await store.renewLease("c-a", "a2", HOUR)).toBe(true);
+        expect((await store.leases("g"))[0]).toMatchObject({ holder: "c-a", instance: "a2" });
+      });
+
+      it("lets another collector take an expired lease, exactly one of several at once", async () => {
+        expect(await store.acquireLease(claim({ ttlMs: 0 }))).toBe(true);
+        expect((await store.leases("g"))[0]?.expired).toBe(true);
+        const takers = ["b", "c", "d", "e"].map((x) => claim({ holder: `c-${x}`, instance: `${x}1` }));
+        const won = await Promise.all(takers.map((t) => store.acquireLease(t)));
+        expect(won.filter(Boolean)).toHaveLength(1);
+        const winner = takers[won.indexOf(true)]!;
+        expect((await store.leases("g"))[0]).toMatchObject({ name: "c-a", holder: winner.holder, instance: winner.instance, expired: false });
+        // The collector itself, back, waits: its session is being taken over by someone else.
+        expect(await store.acquireLease(claim({ instance: "a2" }))).toBe(false);
+        expect(await store.renewLease("c-a", "a1", HOUR)).toBe(false);
+      });
+
+      it("frees a released lease for anyone; a renewal after release fails", async () => {
+        expect(await store.acquireLease(claim({ holder: "c-b", instance: "b1" }))).toBe(true);
+        expect(await store.releaseLease("c-a", "b1")).toBe(true);
+        expect(await store.leases("g")).toEqual([]);
+        expect(await store.renewLease("c-a", "b1", HOUR)).toBe(false);
+        expect(await store.acquireLease(claim({ instance: "a3" }))).toBe(true);
+      });
+
+      it("renews the holder's lease from now", async () => {
+        expect(await store.acquireLease(claim({ ttlMs: 0 }))).toBe(true);
+        expect(await store.renewLease("c-a", "a1", HOUR)).toBe(true);
+        expect((await store.leases("g"))[0]).toMatchObject({ expired: false, instance: "a1" });
+        expect(await store.acquireLease(claim({ holder: "c-b", instance: "b1" }))).toBe(false);
+      });
     });
 
     describe("refuses poison rows, the same way in both stores", () => {
