@@ -44,8 +44,9 @@ export type FromWorker =
       readonly entries: number;
       readonly connected: number;
       readonly outboxRows: number;
-      readonly samples: readonly Sample[];
     }
+  /** Sent every tick that has some, so the lag measured from them is not a progress period late. */
+  | { readonly type: "samples"; readonly samples: readonly Sample[] }
   | {
       readonly type: "done";
       readonly scans: number;

@@ -117,10 +117,9 @@ export async function runFleet(o: FleetOptions): Promise<FleetResult> {
       workers.push(worker);
       child.on("message", (m: FromWorker) => {
         if (m.type === "ready") worker.ready = m;
-        else if (m.type === "progress") {
-          worker.progress = m;
-          if (m.samples.length > 0) o.onSamples?.(m.samples);
-        } else if (m.type === "done") worker.done = m;
+        else if (m.type === "progress") worker.progress = m;
+        else if (m.type === "samples") o.onSamples?.(m.samples);
+        else if (m.type === "done") worker.done = m;
         else failures.push(`worker ${w}: ${m.message}`);
         wake();
       });

@@ -149,6 +149,11 @@ async function main(): Promise<void> {
       if (spec.sampleEvery > 0 && entries % spec.sampleEvery === 0) samples.push({ id: o.entry.id, tsMs: Date.parse(o.entry.ts) });
     });
   }
+  const flushSamples = (): void => {
+    if (samples.length === 0) return;
+    send({ type: "samples", samples });
+    samples = [];
+  };
   const connected = (): number => doors.reduce((n, d) => n + (d.app.session.connected ? 1 : 0), 0);
   // A count per gate is a query per gate: every few seconds only.
   let outboxSeen = 0;
@@ -198,11 +203,10 @@ async function main(): Promise<void> {
         for (let i = 0; i < n && doors.length > 0; i++) scan(doors[Math.floor(random() * doors.length)] as Door);
         last = until;
       }
+      flushSamples();
       if (now - lastProgress >= PROGRESS_MS) {
         lastProgress = now;
-        const batch = samples;
-        samples = [];
-        send({ type: "progress", scans, entries, connected: connected(), outboxRows: outboxRows(), samples: batch });
+        send({ type: "progress", scans, entries, connected: connected(), outboxRows: outboxRows() });
       }
       if (now >= endMono || earlyStop) resolve();
       else setTimeout(tick, Math.max(0, Math.min(TICK_MS, endMono - now)));
@@ -214,7 +218,8 @@ async function main(): Promise<void> {
 
   // Every journaled entry handed over to the broker (PUBACK) and its outbox row deleted, or the time is up.
   const drainedAll = (await Promise.all(doors.map((d) => d.app.drained(spec.drainMs)))).every(Boolean);
-  send({ type: "progress", scans, entries, connected: connected(), outboxRows: outboxRows(true), samples });
+  flushSamples();
+  send({ type: "progress", scans, entries, connected: connected(), outboxRows: outboxRows(true) });
   const journal: Record<string, number> = {};
   for (const d of doors) {
     const row = d.app.db.prepare("SELECT count(*) AS n FROM entries").get() as { n: number };
