@@ -227,7 +227,7 @@ export async function main(): Promise<void> {
     const pending = new Map<string, number>();
     const lags: number[] = [];
     let workerPids: readonly number[] = [];
-    const simUsage = new Usage(() => [process.pid, ...workerPids]);
+    const simUsage = new Usage(() => workerPids);
     const collectorUsage = new Usage(() => [collectorPid]);
     let polling = false;
     const c = centre;
@@ -251,7 +251,7 @@ export async function main(): Promise<void> {
         .finally(() => (polling = false));
     }, POLL_MS);
 
-    const tRun = Date.now();
+    let tRun = Date.now();
     let result: FleetResult;
     try {
       result = await runFleet({
@@ -267,6 +267,7 @@ export async function main(): Promise<void> {
         sampleEvery: Math.max(1, Math.round((DOORS * RATE) / SAMPLES_PER_S)),
         onReady: (r) => {
           workerPids = r.workerPids;
+          tRun = Date.now();
           simUsage.mark();
           collectorUsage.mark();
           log(`${r.gates} gates started in ${(r.startMs / 1000).toFixed(1)} s: ${(r.rssPerGateBytes / 1024).toFixed(0)} KiB resident per gate (${((r.rssPerGateBytes * 100) / 1048576).toFixed(1)} MiB per 100 gates)`);
