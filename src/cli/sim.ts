@@ -5,7 +5,7 @@
 import { parseCommandLine } from "./command-line.js";
 import { CliError } from "./cli-error.js";
 import { printable } from "../centre/trace-render.js";
-import { runFleet, type FleetResult } from "../sim/fleet-runner.js";
+import { DEFAULT_KEEPALIVE_S, runFleet, type FleetResult } from "../sim/fleet-runner.js";
 import { DEFAULT_MIX, MAX_PEAK } from "../sim/traffic.js";
 
 const HELP = `usage: qrgate sim --doors N [options]
@@ -29,7 +29,8 @@ broker; then drains their outboxes and prints how many entries they produced.
   --pass-share F        share of scans with a signed phone pass (default ${DEFAULT_MIX.passShare}); the rest: chip cards
   --repeat-share F      share of scans by someone who just passed another door of the site (default ${DEFAULT_MIX.repeatShare})
   --seed N              random seed (default 1)
-  --keepalive S         MQTT keepalive of every gate (default: the device default)
+  --keepalive S         MQTT keepalive of every gate (default ${DEFAULT_KEEPALIVE_S}; a device's is 2, but here a
+                        worker's pause, shared by a thousand gates, would drop them all)
   --health-period S     health message period of every gate (default 30)
   --sync normal|full    the stores' SQLite synchronous mode (default normal). A device runs full:
                         a disk sync per entry on its own SD card; here thousands of gates share one
@@ -63,6 +64,7 @@ function summary(r: FleetResult): string {
     `scans ${r.scans} (${(r.scans / s).toFixed(0)}/s over ${s.toFixed(0)} s incl. drain): ${reasons}`,
     `entries produced (in the gates' journals): ${r.entries}`,
     `outbox rows left after the drain: ${r.outboxRows}${r.drained ? "" : " (the drain timed out)"}`,
+    `reconnects ${r.reconnects}; worker event loop delay p99 ${r.loopDelayP99Ms.toFixed(0)} ms, max ${r.loopDelayMaxMs.toFixed(0)} ms`,
   ].join("\n");
 }
 
@@ -140,7 +142,7 @@ export async function run(argv: string[]): Promise<number> {
       if (p.elapsedMs - lastShown < every(p.elapsedMs)) return;
       lastShown = p.elapsedMs;
       process.stderr.write(
-        `sim: ${(p.elapsedMs / 1000).toFixed(0).padStart(5)} s  scans ${p.scans}  entries ${p.entries}  connected ${p.connected}/${doors}  outbox ${p.outboxRows}\n`,
+        `sim: ${(p.elapsedMs / 1000).toFixed(0).padStart(5)} s  scans ${p.scans}  entries ${p.entries}  connected ${p.connected}/${doors}  outbox ${p.outboxRows}  reconnects ${p.reconnects}\n`,
       );
     },
   });

@@ -18,8 +18,7 @@ export interface WorkerSpec {
   readonly seed: number;
   readonly jwksPath: string;
   readonly passKeyPath: string;
-  /** null: the device default. */
-  readonly keepaliveS: number | null;
+  readonly keepaliveS: number;
   readonly healthPeriodS: number;
   readonly synchronous: "FULL" | "NORMAL";
   readonly logLevel: string;
@@ -44,6 +43,7 @@ export type FromWorker =
       readonly entries: number;
       readonly connected: number;
       readonly outboxRows: number;
+      readonly reconnects: number;
     }
   /** Sent every tick that has some, so the lag measured from them is not a progress period late. */
   | { readonly type: "samples"; readonly samples: readonly Sample[] }
@@ -55,5 +55,10 @@ export type FromWorker =
       readonly outboxRows: number;
       readonly drained: boolean;
       readonly reasons: Readonly<Record<string, number>>;
+      /** Connections made again after the first, over all the worker's gates. */
+      readonly reconnects: number;
+      /** The worker's event loop delay during the traffic, ms: when it is high, the simulator is the bottleneck. */
+      readonly loopDelayP99Ms: number;
+      readonly loopDelayMaxMs: number;
     }
   | { readonly type: "error"; readonly message: string };

@@ -10,6 +10,7 @@
  */
 import { copyFileSync, mkdirSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { pino, type Logger } from "pino";
 import { validateConfig } from "../config/load-config.js";
 import { SimScanner } from "../drivers/scanner/sim-scanner.js";
@@ -87,7 +88,7 @@ async function buildDoors(spec: WorkerSpec, log: Logger): Promise<Door[]> {
           scanner: { type: "sim" },
           relay: { type: "sim" },
           // Synthetic IDs only, so clear IDs over plain MQTT are acceptable here whatever the broker's host.
-          mqtt: { url: spec.url, root: spec.root, allowPlaintext: true, ...(spec.keepaliveS !== null ? { keepaliveS: spec.keepaliveS } : {}) },
+          mqtt: { url: spec.url, root: spec.root, allowPlaintext: true, keepaliveS: spec.keepaliveS },
           store: { path },
           passes: { issuerKeys: spec.jwksPath },
           health: { periodS: spec.healthPeriodS },
@@ -154,6 +155,16 @@ async function main(): Promise<void> {
     send({ type: "samples", samples });
     samples = [];
   };
+  let reconnects = 0;
+  for (const door of doors) {
+    let first = true;
+    door.app.session.onConnect(() => {
+      if (!first) reconnects++;
+      first = false;
+    });
+    // Already connected: the listener will only see the connections after this one.
+    if (door.app.session.connected) first = false;
+  }
   const connected = (): number => doors.reduce((n, d) => n + (d.app.session.connected ? 1 : 0), 0);
   // A count per gate is a query per gate: every few seconds only.
   let outboxSeen = 0;
@@ -181,6 +192,8 @@ async function main(): Promise<void> {
   let earlyStop = false;
   void go.stopped.then(() => (earlyStop = true));
   const rateAll = spec.ratePerDoor * doors.length;
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   let last = performance.now();
   let lastProgress = last;
   const scan = (door: Door): void => {
@@ -206,7 +219,7 @@ async function main(): Promise<void> {
       flushSamples();
       if (now - lastProgress >= PROGRESS_MS) {
         lastProgress = now;
-        send({ type: "progress", scans, entries, connected: connected(), outboxRows: outboxRows() });
+        send({ type: "progress", scans, entries, connected: connected(), outboxRows: outboxRows(), reconnects });
       }
       if (now >= endMono || earlyStop) resolve();
       else setTimeout(tick, Math.max(0, Math.min(TICK_MS, endMono - now)));
@@ -217,15 +230,26 @@ async function main(): Promise<void> {
   });
 
   // Every journaled entry handed over to the broker (PUBACK) and its outbox row deleted, or the time is up.
+  loopDelay.disable();
   const drainedAll = (await Promise.all(doors.map((d) => d.app.drained(spec.drainMs)))).every(Boolean);
   flushSamples();
-  send({ type: "progress", scans, entries, connected: connected(), outboxRows: outboxRows(true) });
+  send({ type: "progress", scans, entries, connected: connected(), outboxRows: outboxRows(true), reconnects });
   const journal: Record<string, number> = {};
   for (const d of doors) {
     const row = d.app.db.prepare("SELECT count(*) AS n FROM entries").get() as { n: number };
     journal[d.key] = row.n;
   }
-  send({ type: "done", scans, journal, outboxRows: outboxRows(true), drained: drainedAll, reasons });
+  send({
+    type: "done",
+    scans,
+    journal,
+    outboxRows: outboxRows(true),
+    drained: drainedAll,
+    reasons,
+    reconnects,
+    loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+    loopDelayMaxMs: loopDelay.max / 1e6,
+  });
   muted = true;
   await Promise.all(doors.map((d) => d.app.stop()));
   process.disconnect?.();

@@ -11,7 +11,7 @@
  *
  * Environment: DOORS (default 5000), RATE (mean scans/s per door, default 0.5), DURATION (s, default 600),
  * PEAK (morning peak-to-mean, default 1.5), DB (postgres | sqlite, default postgres), WORKERS (default: one per
- * 1,250 doors), SYNC (normal | full, default normal), KEEPALIVE (s, default: the device default),
+ * 1,250 doors), SYNC (normal | full, default normal), KEEPALIVE (the gates' MQTT keepalive, s, default 30),
  * QRGATE_BENCH_PG_URL (default postgres://root@127.0.0.1:5432/test).
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -33,7 +33,7 @@ const PEAK = env("PEAK", 1.5);
 const DB_KIND = process.env.DB === "sqlite" ? "sqlite" : "postgres";
 const WORKERS = process.env.WORKERS !== undefined ? env("WORKERS", 1) : undefined;
 const SYNC = process.env.SYNC === "full" ? "FULL" : "NORMAL";
-const KEEPALIVE = process.env.KEEPALIVE !== undefined ? env("KEEPALIVE", 2) : undefined;
+const KEEPALIVE = process.env.KEEPALIVE !== undefined && process.env.KEEPALIVE !== "" ? env("KEEPALIVE", 30) : undefined;
 const PG_URL = process.env.QRGATE_BENCH_PG_URL ?? "postgres://root@127.0.0.1:5432/test";
 /** How often the centre is asked which sampled entries it has: the visible lag is known to within this (plus the query). */
 const POLL_MS = 50;
@@ -280,7 +280,7 @@ export async function main(): Promise<void> {
         onProgress: (p) => {
           const s = Math.round(p.elapsedMs / 1000);
           if (s % 10 === 0 || p.elapsedMs < 5000) {
-            log(`  ${String(s).padStart(4)} s  scans ${p.scans}  entries ${p.entries}  connected ${p.connected}/${DOORS}  outbox ${p.outboxRows}  lag samples ${lags.length} (${pending.size} pending)`);
+            log(`  ${String(s).padStart(4)} s  scans ${p.scans}  entries ${p.entries}  connected ${p.connected}/${DOORS}  outbox ${p.outboxRows}  reconnects ${p.reconnects}  lag samples ${lags.length} (${pending.size} pending)`);
           }
         },
       });
@@ -327,6 +327,9 @@ export async function main(): Promise<void> {
       lost,
       stored_twice: counts.rows - counts.distinct,
       outbox_left: result.outboxRows,
+      reconnects: result.reconnects,
+      sim_loop_delay_p99_ms: Math.round(result.loopDelayP99Ms),
+      sim_loop_delay_max_ms: Math.round(result.loopDelayMaxMs),
       produced_per_s: Math.round(result.entries / (DURATION_S || 1)),
       lag_visible_p50_ms: pct(lags, 50),
       lag_visible_p99_ms: pct(lags, 99),
@@ -353,6 +356,7 @@ export async function main(): Promise<void> {
       `entry lag, scan -> row visible (${lags.length} samples, ${pending.size} never seen): p50 ${figures.lag_visible_p50_ms} ms, p99 ${figures.lag_visible_p99_ms} ms, max ${figures.lag_visible_max_ms} ms`,
     );
     log(`entry lag, scan -> collector receipt (every row): p50 ${figures.lag_receipt_p50_ms} ms, p99 ${figures.lag_receipt_p99_ms} ms`);
+    log(`gates reconnected ${result.reconnects} times; simulator event loop delay p99 ${figures.sim_loop_delay_p99_ms} ms, max ${figures.sim_loop_delay_max_ms} ms`);
     log(`simulator: ${figures.sim_cpu_cores} cores on average, peak RSS ${figures.sim_rss_mib} MiB (${result.workers} workers); collector: ${figures.collector_cpu_cores} cores, peak RSS ${figures.collector_rss_mib} MiB`);
     log(`figures ${JSON.stringify(figures)}`);
   } finally {
