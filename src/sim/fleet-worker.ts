@@ -30,6 +30,8 @@ const START_CONCURRENCY = 20;
 const TICK_MS = 50;
 const PROGRESS_MS = 1000;
 const OUTBOX_EVERY_MS = 5000;
+/** How long one gate's start waits for its connection before the next one starts anyway. */
+const CONNECT_EACH_MS = 5000;
 /** How long the gates may take to connect before the traffic starts anyway. */
 const CONNECT_WAIT_MS = 60_000;
 /** How long a signed pass stays valid: a phone pass is shown minutes after it is made. */
@@ -98,8 +100,12 @@ async function buildDoors(spec: WorkerSpec, log: Logger): Promise<Door[]> {
       );
       pending.push(async () => {
         const app = new GateApp(config, log.child({ site: config.site, device: config.device }), { timeSync: hostClockIsSynchronised });
+        const connected = new Promise<void>((resolve) => app.session.onConnect(resolve));
         await app.start();
         if (spec.synchronous !== "FULL") app.db.pragma(`synchronous = ${spec.synchronous}`);
+        // The next gate starts once this one has its CONNACK (or after a while): thousands of handshakes begun at
+        // once time out on a busy loop and come back as a reconnection storm.
+        await Promise.race([connected, new Promise((r) => setTimeout(r, CONNECT_EACH_MS))]);
         doors.push({ app, scanner: app.scanner as SimScanner, site: s.site, key: `${config.site}/${config.device}`, lastId: null });
       });
     }
