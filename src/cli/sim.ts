@@ -113,7 +113,17 @@ export async function run(argv: string[]): Promise<number> {
   const t0 = performance.now();
   const every = (ms: number): number => (ms < 60_000 ? 1000 : 10_000);
   let lastShown = -Infinity;
+  // Ctrl-C ends the traffic early; the gates still drain and the summary is printed. A second one quits.
+  const abort = new AbortController();
+  const onSignal = (): void => {
+    if (abort.signal.aborted) process.exit(130);
+    process.stderr.write("sim: stopping the traffic; draining the outboxes (Ctrl-C again to quit now)\n");
+    abort.abort();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   const result = await runFleet({
+    signal: abort.signal,
     doors,
     ratePerDoor: num("rate", values.rate, 0.5, 0, 1000),
     durationMs,

@@ -39,6 +39,8 @@ export interface FleetOptions {
   readonly onProgress?: (p: FleetProgress) => void;
   /** Lag samples: entries as they were journaled (id, gate time). */
   readonly onSamples?: (s: readonly Sample[]) => void;
+  /** Ends the traffic early (Ctrl-C): the workers drain their outboxes and report as at the end of the run. */
+  readonly signal?: AbortSignal;
   /** Called once every gate is started, before the traffic begins. */
   readonly onReady?: (r: FleetReady) => void;
 }
@@ -182,6 +184,11 @@ export async function runFleet(o: FleetOptions): Promise<FleetResult> {
     const startWallMs = Date.now();
     const runT0 = performance.now();
     for (const w of workers) w.child.send({ type: "go", startWallMs } satisfies ToWorker);
+    const stopEarly = (): void => {
+      for (const w of workers) if (w.child.connected) w.child.send({ type: "stop" } satisfies ToWorker);
+    };
+    if (o.signal?.aborted === true) stopEarly();
+    o.signal?.addEventListener("abort", stopEarly, { once: true });
     const timer = setInterval(() => {
       const sum = (f: (p: Worker["progress"]) => number): number => workers.reduce((n, w) => n + f(w.progress), 0);
       o.onProgress?.({

@@ -258,8 +258,14 @@ async function main(): Promise<void> {
   });
   muted = true;
   await Promise.all(doors.map((d) => d.app.stop()));
+  process.removeAllListeners("disconnect");
   process.disconnect?.();
 }
+
+// Ctrl-C reaches the whole process group: the parent decides (it tells us to stop and drain). A parent gone for
+// good leaves nobody to report to.
+process.on("SIGINT", () => undefined);
+process.on("disconnect", () => process.exit(1));
 
 main().catch((e: unknown) => {
   send({ type: "error", message: e instanceof Error ? (e.stack ?? e.message) : String(e) });

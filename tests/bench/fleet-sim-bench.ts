@@ -206,6 +206,7 @@ export async function main(): Promise<void> {
   const pgAdmin = DB_KIND === "postgres" ? new pg.Client({ connectionString: PG_URL }) : null;
   let collector: ChildProcess | null = null;
   let centre: Centre | null = null;
+  let poll: NodeJS.Timeout | undefined;
   const figures: Record<string, number | string | boolean> = { doors: DOORS, rate_per_door: RATE, offered_per_s: DOORS * RATE, duration_s: DURATION_S, peak: PEAK, db: DB_KIND, sync: SYNC };
   try {
     let dbArg: string;
@@ -231,7 +232,7 @@ export async function main(): Promise<void> {
     const collectorUsage = new Usage(() => [collectorPid]);
     let polling = false;
     const c = centre;
-    const poll = setInterval(() => {
+    poll = setInterval(() => {
       simUsage.sample();
       collectorUsage.sample();
       if (polling || pending.size === 0) return;
@@ -360,6 +361,7 @@ export async function main(): Promise<void> {
     log(`simulator: ${figures.sim_cpu_cores} cores on average, peak RSS ${figures.sim_rss_mib} MiB (${result.workers} workers); collector: ${figures.collector_cpu_cores} cores, peak RSS ${figures.collector_rss_mib} MiB`);
     log(`figures ${JSON.stringify(figures)}`);
   } finally {
+    clearInterval(poll);
     if (collector !== null && collector.exitCode === null) {
       const exited = new Promise((r) => collector?.once("exit", r));
       collector.kill("SIGTERM");
