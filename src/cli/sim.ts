@@ -65,6 +65,9 @@ function summary(r: FleetResult): string {
     `entries produced (in the gates' journals): ${r.entries}`,
     `outbox rows left after the drain: ${r.outboxRows}${r.drained ? "" : " (the drain timed out)"}`,
     `reconnects ${r.reconnects}; worker event loop delay p99 ${r.loopDelayP99Ms.toFixed(0)} ms, max ${r.loopDelayMaxMs.toFixed(0)} ms`,
+    r.lateMs > 0
+      ? `the simulator fell behind the rate asked (up to ${r.behindMax} scans due in a worker) and made the last scan ${(r.lateMs / 1000).toFixed(1)} s late`
+      : "the simulator kept up with the rate asked",
   ].join("\n");
 }
 
@@ -152,7 +155,7 @@ export async function run(argv: string[]): Promise<number> {
       if (p.elapsedMs - lastShown < every(p.elapsedMs)) return;
       lastShown = p.elapsedMs;
       process.stderr.write(
-        `sim: ${(p.elapsedMs / 1000).toFixed(0).padStart(5)} s  scans ${p.scans}  entries ${p.entries}  connected ${p.connected}/${doors}  outbox ${p.outboxRows}  reconnects ${p.reconnects}\n`,
+        `sim: ${(p.elapsedMs / 1000).toFixed(0).padStart(5)} s  scans ${p.scans}  entries ${p.entries}  connected ${p.connected}/${doors}  outbox ${p.outboxRows}  reconnects ${p.reconnects}${p.behind > 0 ? `  behind ${p.behind} scans` : ""}\n`,
       );
     },
   });

@@ -44,6 +44,8 @@ export type FromWorker =
       readonly connected: number;
       readonly outboxRows: number;
       readonly reconnects: number;
+      /** Scans due that the worker has not made yet (it is behind: more traffic than it has CPU for). */
+      readonly behind: number;
     }
   /** Sent every tick that has some, so the lag measured from them is not a progress period late. */
   | { readonly type: "samples"; readonly samples: readonly Sample[] }
@@ -60,5 +62,9 @@ export type FromWorker =
       /** The worker's event loop delay during the traffic, ms: when it is high, the simulator is the bottleneck. */
       readonly loopDelayP99Ms: number;
       readonly loopDelayMaxMs: number;
+      /** The most scans that were due and not yet made, at any moment. */
+      readonly behindMax: number;
+      /** How long after the end of the run the last scan due in it was made, ms (0: on time). */
+      readonly lateMs: number;
     }
   | { readonly type: "error"; readonly message: string };

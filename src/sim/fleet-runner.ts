@@ -52,6 +52,8 @@ export interface FleetProgress {
   readonly connected: number;
   readonly outboxRows: number;
   readonly reconnects: number;
+  /** Scans due and not made yet: the simulator is short of CPU for the rate asked. */
+  readonly behind: number;
 }
 
 export interface FleetReady {
@@ -78,6 +80,10 @@ export interface FleetResult {
   /** The worst worker's event loop delay during the traffic, ms. */
   readonly loopDelayP99Ms: number;
   readonly loopDelayMaxMs: number;
+  /** The most scans any worker had due and not yet made; 0 when the simulator kept up. */
+  readonly behindMax: number;
+  /** How long after the run's end the last scan due in it was made, ms (0: the simulator kept up). */
+  readonly lateMs: number;
   readonly runMs: number;
   readonly ready: FleetReady;
 }
@@ -95,7 +101,7 @@ const WORKER = fileURLToPath(new URL("./fleet-worker.js", import.meta.url));
 
 interface Worker {
   readonly child: ChildProcess;
-  progress: { scans: number; entries: number; connected: number; outboxRows: number; reconnects: number };
+  progress: { scans: number; entries: number; connected: number; outboxRows: number; reconnects: number; behind: number };
   ready: Extract<FromWorker, { type: "ready" }> | null;
   done: Extract<FromWorker, { type: "done" }> | null;
 }
@@ -127,7 +133,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetResult> {
   try {
     for (let w = 0; w < workerCount; w++) {
       const child = fork(WORKER, [], { stdio: ["ignore", "inherit", "inherit", "ipc"], serialization: "advanced" });
-      const worker: Worker = { child, progress: { scans: 0, entries: 0, connected: 0, outboxRows: 0, reconnects: 0 }, ready: null, done: null };
+      const worker: Worker = { child, progress: { scans: 0, entries: 0, connected: 0, outboxRows: 0, reconnects: 0, behind: 0 }, ready: null, done: null };
       workers.push(worker);
       child.on("message", (m: FromWorker) => {
         if (m.type === "ready") worker.ready = m;
@@ -198,6 +204,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetResult> {
         connected: sum((p) => p.connected),
         outboxRows: sum((p) => p.outboxRows),
         reconnects: sum((p) => p.reconnects),
+        behind: sum((p) => p.behind),
       });
     }, 1000);
     try {
@@ -229,6 +236,8 @@ export async function runFleet(o: FleetOptions): Promise<FleetResult> {
       reconnects: workers.reduce((n, w) => n + (w.done?.reconnects ?? 0), 0),
       loopDelayP99Ms: Math.max(0, ...workers.map((w) => w.done?.loopDelayP99Ms ?? 0)),
       loopDelayMaxMs: Math.max(0, ...workers.map((w) => w.done?.loopDelayMaxMs ?? 0)),
+      behindMax: Math.max(0, ...workers.map((w) => w.done?.behindMax ?? 0)),
+      lateMs: Math.max(0, ...workers.map((w) => w.done?.lateMs ?? 0)),
       runMs,
       ready,
     };

@@ -212,34 +212,44 @@ async function main(): Promise<void> {
     door.scanner.emit(text);
     scans++;
   };
+  // Scans due but not made yet. A late tick must not make its whole arrears at once: that blocks the loop longer,
+  // the next tick is later still, and the worker never recovers (PUBACKs and pings wait behind the burst).
+  let due = 0;
+  let behindMax = 0;
+  const slice = Math.max(20, Math.ceil((rateAll * spec.peak * TICK_MS) / 1000) * 2);
   await new Promise<void>((resolve) => {
     const tick = (): void => {
       const now = performance.now();
       const until = Math.min(now, endMono);
       if (until > last) {
         const mid = ((last + until) / 2 - startMono) / spec.durationMs;
-        const n = poisson((rateAll * rateFactor(mid, spec.peak) * (until - last)) / 1000, random);
-        for (let i = 0; i < n && doors.length > 0; i++) scan(doors[Math.floor(random() * doors.length)] as Door);
+        due += poisson((rateAll * rateFactor(mid, spec.peak) * (until - last)) / 1000, random);
         last = until;
       }
+      behindMax = Math.max(behindMax, due);
+      const n = earlyStop ? 0 : Math.min(due, slice);
+      for (let i = 0; i < n && doors.length > 0; i++) scan(doors[Math.floor(random() * doors.length)] as Door);
+      due -= n;
       flushSamples();
       if (now - lastProgress >= PROGRESS_MS) {
         lastProgress = now;
-        send({ type: "progress", scans, entries, connected: connected(), outboxRows: outboxRows(), reconnects });
+        send({ type: "progress", scans, entries, connected: connected(), outboxRows: outboxRows(), reconnects, behind: due });
       }
-      if (now >= endMono || earlyStop) resolve();
-      else setTimeout(tick, Math.max(0, Math.min(TICK_MS, endMono - now)));
+      // The run ends when its time is up and every scan due in it is made (or on a stop).
+      if (earlyStop || (now >= endMono && due === 0)) resolve();
+      else setTimeout(tick, due > 0 ? 0 : Math.max(0, Math.min(TICK_MS, endMono - now)));
     };
     // Before the start time (the parent's clock is ahead of ours by the IPC delay): wait for it.
     setTimeout(tick, Math.max(0, startMono - performance.now()));
     last = Math.max(last, startMono);
   });
+  const lateMs = Math.max(0, performance.now() - endMono);
 
   // Every journaled entry handed over to the broker (PUBACK) and its outbox row deleted, or the time is up.
   loopDelay.disable();
   const drainedAll = (await Promise.all(doors.map((d) => d.app.drained(spec.drainMs)))).every(Boolean);
   flushSamples();
-  send({ type: "progress", scans, entries, connected: connected(), outboxRows: outboxRows(true), reconnects });
+  send({ type: "progress", scans, entries, connected: connected(), outboxRows: outboxRows(true), reconnects, behind: 0 });
   const journal: Record<string, number> = {};
   for (const d of doors) {
     const row = d.app.db.prepare("SELECT count(*) AS n FROM entries").get() as { n: number };
@@ -255,6 +265,8 @@ async function main(): Promise<void> {
     reconnects,
     loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
     loopDelayMaxMs: loopDelay.max / 1e6,
+    behindMax,
+    lateMs,
   });
   muted = true;
   await Promise.all(doors.map((d) => d.app.stop()));

@@ -281,7 +281,7 @@ export async function main(): Promise<void> {
         onProgress: (p) => {
           const s = Math.round(p.elapsedMs / 1000);
           if (s % 10 === 0 || p.elapsedMs < 5000) {
-            log(`  ${String(s).padStart(4)} s  scans ${p.scans}  entries ${p.entries}  connected ${p.connected}/${DOORS}  outbox ${p.outboxRows}  reconnects ${p.reconnects}  lag samples ${lags.length} (${pending.size} pending)`);
+            log(`  ${String(s).padStart(4)} s  scans ${p.scans}  entries ${p.entries}  connected ${p.connected}/${DOORS}  outbox ${p.outboxRows}  reconnects ${p.reconnects}  behind ${p.behind}  lag samples ${lags.length} (${pending.size} pending)`);
           }
         },
       });
@@ -331,6 +331,8 @@ export async function main(): Promise<void> {
       reconnects: result.reconnects,
       sim_loop_delay_p99_ms: Math.round(result.loopDelayP99Ms),
       sim_loop_delay_max_ms: Math.round(result.loopDelayMaxMs),
+      sim_behind_max_scans: result.behindMax,
+      sim_late_s: Math.round(result.lateMs / 100) / 10,
       produced_per_s: Math.round(result.entries / (DURATION_S || 1)),
       lag_visible_p50_ms: pct(lags, 50),
       lag_visible_p99_ms: pct(lags, 99),
@@ -358,6 +360,11 @@ export async function main(): Promise<void> {
     );
     log(`entry lag, scan -> collector receipt (every row): p50 ${figures.lag_receipt_p50_ms} ms, p99 ${figures.lag_receipt_p99_ms} ms`);
     log(`gates reconnected ${result.reconnects} times; simulator event loop delay p99 ${figures.sim_loop_delay_p99_ms} ms, max ${figures.sim_loop_delay_max_ms} ms`);
+    log(
+      result.lateMs > 0
+        ? `the simulator fell behind the rate asked: up to ${result.behindMax} scans due in a worker, the last made ${figures.sim_late_s} s after the end (offered rate not met: read the figures as the simulator's limit)`
+        : "the simulator kept up with the rate asked",
+    );
     log(`simulator: ${figures.sim_cpu_cores} cores on average, peak RSS ${figures.sim_rss_mib} MiB (${result.workers} workers); collector: ${figures.collector_cpu_cores} cores, peak RSS ${figures.collector_rss_mib} MiB`);
     log(`figures ${JSON.stringify(figures)}`);
   } finally {
