@@ -5,7 +5,7 @@
 import { parseCommandLine } from "./command-line.js";
 import { CliError } from "./cli-error.js";
 import { printable } from "../centre/trace-render.js";
-import { DEFAULT_KEEPALIVE_S, runFleet, type FleetResult } from "../sim/fleet-runner.js";
+import { DEFAULT_KEEPALIVE_S, LATE_MS, runFleet, type FleetResult } from "../sim/fleet-runner.js";
 import { DEFAULT_MIX, MAX_PEAK } from "../sim/traffic.js";
 
 const HELP = `usage: qrgate sim --doors N [options]
@@ -65,7 +65,7 @@ function summary(r: FleetResult): string {
     `entries produced (in the gates' journals): ${r.entries}`,
     `outbox rows left after the drain: ${r.outboxRows}${r.drained ? "" : " (the drain timed out)"}`,
     `reconnects ${r.reconnects}; worker event loop delay p99 ${r.loopDelayP99Ms.toFixed(0)} ms, max ${r.loopDelayMaxMs.toFixed(0)} ms`,
-    r.lateMs > 0
+    r.lateMs > LATE_MS
       ? `the simulator fell behind the rate asked (up to ${r.behindMax} scans due in a worker) and made the last scan ${(r.lateMs / 1000).toFixed(1)} s late`
       : "the simulator kept up with the rate asked",
   ].join("\n");

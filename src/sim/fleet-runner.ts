@@ -94,6 +94,9 @@ export interface FleetResult {
  */
 export const DEFAULT_KEEPALIVE_S = 30;
 
+/** The last scan of the run made later than this after its end: the simulator did not keep up (a tick or two is timer slack). */
+export const LATE_MS = 500;
+
 /** Doors per worker process by default: ~4 descriptors a gate keeps one worker well under a 20,000 limit. */
 const DOORS_PER_WORKER = 1250;
 

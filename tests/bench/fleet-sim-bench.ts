@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import Database from "better-sqlite3";
 import pg from "pg";
-import { runFleet, type FleetResult } from "../../src/sim/fleet-runner.js";
+import { LATE_MS, runFleet, type FleetResult } from "../../src/sim/fleet-runner.js";
 import type { Sample } from "../../src/sim/fleet-messages.js";
 import { startBroker } from "../support/mosquitto.js";
 
@@ -361,7 +361,7 @@ export async function main(): Promise<void> {
     log(`entry lag, scan -> collector receipt (every row): p50 ${figures.lag_receipt_p50_ms} ms, p99 ${figures.lag_receipt_p99_ms} ms`);
     log(`gates reconnected ${result.reconnects} times; simulator event loop delay p99 ${figures.sim_loop_delay_p99_ms} ms, max ${figures.sim_loop_delay_max_ms} ms`);
     log(
-      result.lateMs > 0
+      result.lateMs > LATE_MS
         ? `the simulator fell behind the rate asked: up to ${result.behindMax} scans due in a worker, the last made ${figures.sim_late_s} s after the end (offered rate not met: read the figures as the simulator's limit)`
         : "the simulator kept up with the rate asked",
     );
