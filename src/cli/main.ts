@@ -30,6 +30,7 @@ const VERBS: Record<string, () => Promise<Verb>> = {
   provision: async () => (await import("./provision.js")).run,
   cmd: async () => (await import("./cmd.js")).run,
   "relay-off": async () => (await import("./relay-off.js")).run,
+  sim: async () => (await import("./sim.js")).run,
 };
 
 const USAGE = `usage: qrgate <command> [options]
@@ -57,6 +58,8 @@ const USAGE = `usage: qrgate <command> [options]
   provision --site S --device D --door NAME --url URL --out DIR [--qr FILE.png] …
                                       make a gate's config and broker login (or a QGP1 code)
   relay-off [--config FILE]           lock the door relay's line and exit (systemd ExecStopPost)
+  sim --doors N [--rate R] [--duration S] [--url URL]
+                                      a simulated fleet of real gates publishing to one broker
 
 Run 'qrgate <command> --help' for a command's options.`;
 
