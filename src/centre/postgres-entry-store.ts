@@ -31,6 +31,7 @@ import {
   type StateRow,
 } from "./entry-row.js";
 import { MIGRATIONS, MIGRATIONS_TABLE_SQL, STATE_IS_NEWER } from "./migrations.js";
+import { daysAround, dropDaysBefore, ensureDays, isMissingPartition, utcDay } from "./postgres-partitions.js";
 import { checkBatch, isDataError } from "./row-refused.js";
 
 const INT8_OID = 20;
@@ -39,6 +40,10 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 const MIGRATION_TIMEOUT_MS = 24 * 3_600_000;
 /** Rows deleted per retention statement: each stays well inside the statement timeout and holds few locks. */
 const PURGE_CHUNK = 5000;
+/** How often a migrated store makes the days ahead (postgres-partitions.ts). */
+const PARTITION_CHECK_MS = 3_600_000;
+/** Keyset paging starts before every (ts, id): any id, as the first page's ts bound excludes nothing. */
+const FIRST_ID = "00000000-0000-0000-0000-000000000000";
 /** Any fixed number: serialises concurrent migrations across processes. */
 const MIGRATION_LOCK = 0x71726761; // "qrga"
 
@@ -117,6 +122,7 @@ export class PostgresEntryStore implements EntryStore {
   readonly kind = "postgres" as const;
   private readonly pool: pg.Pool;
   readonly schema: string | null;
+  private partitionTimer: NodeJS.Timeout | null = null;
 
   constructor(url: string, opts: PostgresStoreOptions = {}) {
     const { connectionString, schema } = parsePostgresUrl(url);
@@ -156,7 +162,19 @@ export class PostgresEntryStore implements EntryStore {
 
   async migrate(): Promise<number> {
     await withClient(this.pool, (client) => this.migrateOn(client));
+    // A writer makes the days ahead now and every hour, so ingest normally finds its day made.
+    await this.makeDaysAhead();
+    this.partitionTimer ??= setInterval(() => {
+      // A failure here costs nothing yet: the next hour tries again, and a missing day is made on demand.
+      this.makeDaysAhead().catch(() => undefined);
+    }, PARTITION_CHECK_MS);
+    this.partitionTimer.unref();
     return this.schemaVersion();
+  }
+
+  /** Makes yesterday, today and the next days (UTC) if they are missing; returns how many were made. */
+  makeDaysAhead(nowMs = Date.now()): Promise<number> {
+    return withClient(this.pool, (client) => ensureDays(client, daysAround(nowMs)));
   }
 
   private async migrateOn(client: pg.PoolClient): Promise<void> {
@@ -199,7 +217,14 @@ export class PostgresEntryStore implements EntryStore {
 
   async commitBatch(batch: IngestBatch): Promise<IngestResult> {
     checkBatch(batch);
-    return withClient(this.pool, (client) => this.commitOn(client, batch));
+    try {
+      return await withClient(this.pool, (client) => this.commitOn(client, batch));
+    } catch (e) {
+      // An entry of a day with no partition yet (a gate's late or early entry): make its days, commit again.
+      if (!isMissingPartition(e)) throw e;
+      await withClient(this.pool, (client) => ensureDays(client, batch.entries.map((x) => utcDay(entryTsMs(x)))));
+      return withClient(this.pool, (client) => this.commitOn(client, batch));
+    }
   }
 
   private async commitOn(client: pg.PoolClient, batch: IngestBatch): Promise<IngestResult> {
@@ -228,9 +253,9 @@ export class PostgresEntryStore implements EntryStore {
         }
         const r = await client.query(
           `INSERT INTO entries (${ENTRY_COLUMNS}, received_ms)
-           SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+           SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
                                 $8::text[], $9::text[], $10::float8[], $11::bigint[], $12::boolean[], $13::bigint[])
-           ON CONFLICT (id) DO NOTHING`,
+           ON CONFLICT DO NOTHING`,
           cols,
         );
         newEntries = r.rowCount ?? 0;
@@ -316,7 +341,7 @@ export class PostgresEntryStore implements EntryStore {
        WHERE ${where} AND ts_ms >= $${n + 1} AND ts_ms < $${n + 2}${allowed("", opts)} AND (ts_ms > $${n + 3} OR id > $${n + 4})
        ORDER BY ts_ms, id LIMIT $${n + 5}`;
     let afterTs = range.fromMs - 1;
-    let afterId = "";
+    let afterId = FIRST_ID;
     for (;;) {
       const r = await this.pool.query<EntryRow>(sql, [...params, Math.max(range.fromMs, afterTs), range.toMs, afterTs, afterId, pageSize]);
       const rows = r.rows;
@@ -354,6 +379,8 @@ export class PostgresEntryStore implements EntryStore {
     opts?: ContactOptions,
   ): Promise<ContactPair[]> {
     const sameDoor = opts?.scope === "site" ? "" : " AND e.door = p.door";
+    // The bounds on e.ts_ms repeat what the join implies so that the planner can prune e's partitions to the
+    // range and its window up front; without them it would plan every day of the table.
     const cols = ENTRY_COLUMNS.split(", ")
       .map((c) => `e.${c}`)
       .join(", ");
@@ -363,6 +390,7 @@ export class PostgresEntryStore implements EntryStore {
        JOIN entries AS e
          ON e.site = p.site${sameDoor}
         AND e.ts_ms >= p.ts_ms - $1 AND e.ts_ms <= p.ts_ms + $1
+        AND e.ts_ms >= $3::bigint - $1 AND e.ts_ms < $4::bigint + $1
        WHERE p.subject = $2 AND p.ts_ms >= $3 AND p.ts_ms < $4${allowed("p.", opts)}
          AND e.subject IS NOT NULL AND e.subject <> $2${allowed("e.", opts)}
        ORDER BY p.ts_ms, p.id, e.ts_ms, e.id`,
@@ -389,9 +417,12 @@ export class PostgresEntryStore implements EntryStore {
     return r.rows[0]?.n ?? 0;
   }
 
+  /**
+   * Retention. Entries go by whole UTC days (postgres-partitions.ts `dropDaysBefore`): the day holding `beforeMs`
+   * is kept until it has passed. Events and rejected messages, a few rows a day, are deleted in chunks: one DELETE
+   * of a month of them would outlast the statement timeout and fail every hour for ever.
+   */
   async purge(beforeMs: number): Promise<{ entries: number; events: number; rejected: number }> {
-    // In chunks, as in SQLite: one DELETE of a month of a city would outlast the statement timeout and fail
-    // every hour for ever.
     const chunked = async (table: string, column: string): Promise<number> => {
       let total = 0;
       for (;;) {
@@ -404,8 +435,11 @@ export class PostgresEntryStore implements EntryStore {
         if (n === 0) return total;
       }
     };
+    const entries = await withClient(this.pool, (client) => dropDaysBefore(client, beforeMs));
+    // The hourly run is also a chance to make the days ahead, for a collector that never restarts.
+    await this.makeDaysAhead().catch(() => undefined);
     return {
-      entries: await chunked("entries", "ts_ms"),
+      entries,
       events: await chunked("events", "ts_ms"),
       rejected: await chunked("rejected", "received_ms"),
     };
@@ -417,6 +451,8 @@ export class PostgresEntryStore implements EntryStore {
   }
 
   async close(): Promise<void> {
+    if (this.partitionTimer !== null) clearInterval(this.partitionTimer);
+    this.partitionTimer = null;
     await this.pool.end();
   }
 }
