@@ -446,8 +446,8 @@ export class PostgresEntryStore implements EntryStore {
   }
 
   /** Runs SQL on the pool (the benchmark's bulk generator, tests dropping their schema). */
-  async query(sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
-    return this.pool.query(sql, params);
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+    return this.pool.query<R>(sql, params);
   }
 
   async close(): Promise<void> {

@@ -42,8 +42,13 @@ export interface DayPartition {
 
 const BOUND = /FROM \('?(-?\d+)'?\) TO \('?(-?\d+)'?\)/;
 
+/** Anything that runs a query: a pool, a client, the store. */
+export interface Queryable {
+  query<R extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
 /** The partitions of `entries`, oldest first. */
-export async function listPartitions(db: pg.Pool | pg.PoolClient): Promise<DayPartition[]> {
+export async function listPartitions(db: Queryable): Promise<DayPartition[]> {
   const r = await db.query<{ name: string; bound: string; pending: boolean }>(
     `SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound, i.inhdetachpending AS pending
        FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid
