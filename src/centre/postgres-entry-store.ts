@@ -42,8 +42,8 @@ const MIGRATION_TIMEOUT_MS = 24 * 3_600_000;
 const PURGE_CHUNK = 5000;
 /** How often a migrated store makes the days ahead (postgres-partitions.ts). */
 const PARTITION_CHECK_MS = 3_600_000;
-/** Keyset paging starts before every (ts, id): any id, as the first page's ts bound excludes nothing. */
-const FIRST_ID = "00000000-0000-0000-0000-000000000000";
+/** Keyset paging starts before every (ts, id): any id will do, as the first page's ts bound excludes nothing. */
+export const FIRST_ID = "00000000-0000-0000-0000-000000000000";
 /** Any fixed number: serialises concurrent migrations across processes. */
 const MIGRATION_LOCK = 0x71726761; // "qrga"
 
@@ -75,6 +75,55 @@ function postgresWhere(q: EntryQuery): { where: string; params: unknown[] } {
   if ("siteDoor" in q) return { where: "site = $1 AND door = $2", params: [q.siteDoor.site, q.siteDoor.door] };
   if ("site" in q) return { where: "site = $1", params: [q.site] };
   return { where: "subject = $1", params: [q.subject] };
+}
+
+/**
+ * One page of a listing after `(afterTs, afterId)`, in (ts, id) order: the statement `entryPages` runs, exported
+ * so that the scale benchmark can EXPLAIN exactly it.
+ */
+export function entryPageSql(
+  query: EntryQuery,
+  range: TimeRange,
+  opts: QueryOptions | undefined,
+  pageSize: number,
+  afterTs: number,
+  afterId: string,
+): { text: string; values: unknown[] } {
+  const { where, params } = postgresWhere(query);
+  const n = params.length;
+  return {
+    text: `SELECT ${ENTRY_COLUMNS} FROM entries
+       WHERE ${where} AND ts_ms >= $${n + 1} AND ts_ms < $${n + 2}${allowed("", opts)} AND (ts_ms > $${n + 3} OR id > $${n + 4})
+       ORDER BY ts_ms, id LIMIT $${n + 5}`,
+    values: [...params, Math.max(range.fromMs, afterTs), range.toMs, afterTs, afterId, pageSize],
+  };
+}
+
+/** The statement `contactPairs` runs (exported for the scale benchmark's EXPLAIN). */
+export function contactPairsSql(
+  subject: string,
+  range: TimeRange,
+  windowMs: number,
+  opts?: ContactOptions,
+): { text: string; values: unknown[] } {
+  const sameDoor = opts?.scope === "site" ? "" : " AND e.door = p.door";
+  const cols = ENTRY_COLUMNS.split(", ")
+    .map((c) => `e.${c}`)
+    .join(", ");
+  // The bounds on e.ts_ms repeat what the join implies so that the planner prunes e's partitions to the range and
+  // its window up front; without them it would plan every day of the table.
+  return {
+    text: `SELECT p.id AS p_id, p.ts_ms AS p_ts_ms, ${cols}
+       FROM entries AS p
+       JOIN entries AS e
+         ON e.site = p.site${sameDoor}
+        AND e.ts_ms >= p.ts_ms - $1 AND e.ts_ms <= p.ts_ms + $1
+        AND e.ts_ms >= $3::bigint - $1 AND e.ts_ms < $4::bigint + $1
+       WHERE p.subject = $2 AND p.ts_ms >= $3 AND p.ts_ms < $4${allowed("p.", opts)}
+         AND e.subject IS NOT NULL AND e.subject <> $2${allowed("e.", opts)}
+       ORDER BY p.ts_ms, p.id, e.ts_ms, e.id`,
+    values: [windowMs, subject, range.fromMs, range.toMs],
+  };
 }
 
 /** pg's own parsers, except int8 as a number. */
@@ -335,15 +384,11 @@ export class PostgresEntryStore implements EntryStore {
   }
 
   async *entryPages(query: EntryQuery, range: TimeRange, opts?: QueryOptions, pageSize = 5000): AsyncGenerator<EntryMessage[]> {
-    const { where, params } = postgresWhere(query);
-    const n = params.length;
-    const sql = `SELECT ${ENTRY_COLUMNS} FROM entries
-       WHERE ${where} AND ts_ms >= $${n + 1} AND ts_ms < $${n + 2}${allowed("", opts)} AND (ts_ms > $${n + 3} OR id > $${n + 4})
-       ORDER BY ts_ms, id LIMIT $${n + 5}`;
     let afterTs = range.fromMs - 1;
     let afterId = FIRST_ID;
     for (;;) {
-      const r = await this.pool.query<EntryRow>(sql, [...params, Math.max(range.fromMs, afterTs), range.toMs, afterTs, afterId, pageSize]);
+      const { text, values } = entryPageSql(query, range, opts, pageSize, afterTs, afterId);
+      const r = await this.pool.query<EntryRow>(text, values);
       const rows = r.rows;
       if (rows.length === 0) return;
       const last = rows[rows.length - 1]!;
@@ -378,24 +423,8 @@ export class PostgresEntryStore implements EntryStore {
     windowMs: number,
     opts?: ContactOptions,
   ): Promise<ContactPair[]> {
-    const sameDoor = opts?.scope === "site" ? "" : " AND e.door = p.door";
-    // The bounds on e.ts_ms repeat what the join implies so that the planner can prune e's partitions to the
-    // range and its window up front; without them it would plan every day of the table.
-    const cols = ENTRY_COLUMNS.split(", ")
-      .map((c) => `e.${c}`)
-      .join(", ");
-    const r = await this.pool.query<EntryRow & { p_id: string; p_ts_ms: number }>(
-      `SELECT p.id AS p_id, p.ts_ms AS p_ts_ms, ${cols}
-       FROM entries AS p
-       JOIN entries AS e
-         ON e.site = p.site${sameDoor}
-        AND e.ts_ms >= p.ts_ms - $1 AND e.ts_ms <= p.ts_ms + $1
-        AND e.ts_ms >= $3::bigint - $1 AND e.ts_ms < $4::bigint + $1
-       WHERE p.subject = $2 AND p.ts_ms >= $3 AND p.ts_ms < $4${allowed("p.", opts)}
-         AND e.subject IS NOT NULL AND e.subject <> $2${allowed("e.", opts)}
-       ORDER BY p.ts_ms, p.id, e.ts_ms, e.id`,
-      [windowMs, subject, range.fromMs, range.toMs],
-    );
+    const { text, values } = contactPairsSql(subject, range, windowMs, opts);
+    const r = await this.pool.query<EntryRow & { p_id: string; p_ts_ms: number }>(text, values);
     return r.rows.map((row) => ({ subjectEntryId: row.p_id, subjectTsMs: row.p_ts_ms, entry: rowToEntry(row) }));
   }
 
