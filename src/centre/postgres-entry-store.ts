@@ -211,8 +211,9 @@ export class PostgresEntryStore implements EntryStore {
 
   async migrate(): Promise<number> {
     await withClient(this.pool, (client) => this.migrateOn(client));
-    // A writer makes the days ahead now and every hour, so ingest normally finds its day made.
-    await this.makeDaysAhead();
+    // A writer makes the days ahead now and every hour, so ingest normally finds its day made. Not fatal: a day
+    // that is missing when an entry comes is made then (commitBatch).
+    await this.makeDaysAhead().catch(() => undefined);
     this.partitionTimer ??= setInterval(() => {
       // A failure here costs nothing yet: the next hour tries again, and a missing day is made on demand.
       this.makeDaysAhead().catch(() => undefined);

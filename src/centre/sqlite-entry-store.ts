@@ -33,16 +33,9 @@ import {
 import { MIGRATIONS, MIGRATIONS_TABLE_SQL, STATE_IS_NEWER } from "./migrations.js";
 import { checkBatch, isDataError } from "./row-refused.js";
 import { nextPurgeChunk, PURGE_BUDGET_MS, PURGE_FIRST_ROWS } from "./purge-pace.js";
+import { PURGE_TABLES, purgeOnWorker, type PurgeStats } from "./sqlite-purge-worker.js";
 
-/** What one purge did, for logs and the benchmark. */
-export interface PurgeStats {
-  /** Statements run; the event loop ran between each two. */
-  readonly chunks: number;
-  /** The longest one, in milliseconds (the longest the purge held the event loop). */
-  readonly maxChunkMs: number;
-  /** Chunks that took longer than PURGE_BUDGET_MS (a WAL checkpoint's fsync inside a chunk's commit, a busy disk). */
-  readonly overBudget: number;
-}
+export type { PurgeStats } from "./sqlite-purge-worker.js";
 
 export interface SqliteStoreOptions {
   /** Open an existing file only, read-only (trace): never create an empty database by mistake. */
@@ -64,7 +57,7 @@ export class SqliteEntryStore implements EntryStore {
   private statements: ReturnType<SqliteEntryStore["prepare"]> | null = null;
   /** Rows per purge chunk, as last measured (purge-pace.ts). */
   private purgeChunk = PURGE_FIRST_ROWS;
-  private purgeStats: PurgeStats = { chunks: 0, maxChunkMs: 0, overBudget: 0 };
+  private purgeStats: PurgeStats = { chunks: 0, maxChunkMs: 0, overBudget: 0, maxCheckpointMs: 0 };
 
   constructor(
     readonly path: string,
@@ -312,17 +305,23 @@ export class SqliteEntryStore implements EntryStore {
   }
 
   /**
-   * Retention, in chunks that each take a measured few milliseconds (purge-pace.ts), yielding to the event loop
-   * between them: the collector keeps receiving, committing and acknowledging while a day of a city goes (one
-   * synchronous loop over 10M rows held the loop for 27 s, past the MQTT keepalive).
+   * Retention, in chunks whose size follows the time the last one took (purge-pace.ts). A file is purged on a
+   * worker thread with a connection of its own (sqlite-purge-worker.ts): the collector keeps receiving, committing
+   * and acknowledging while a day of a city goes, waiting at most one chunk for the write lock (one synchronous
+   * loop over 10M rows once held the event loop for 27 s, past the MQTT keepalive). An in-memory database, which
+   * no other connection can open, is purged here, yielding to the event loop between chunks.
    */
   async purge(beforeMs: number): Promise<{ entries: number; events: number; rejected: number }> {
-    this.purgeStats = { chunks: 0, maxChunkMs: 0, overBudget: 0 };
-    return {
-      entries: await this.purgeTable("entries", "ts_ms", beforeMs),
-      events: await this.purgeTable("events", "ts_ms", beforeMs),
-      rejected: await this.purgeTable("rejected", "received_ms", beforeMs),
-    };
+    if (this.path !== ":memory:" && this.path !== "") {
+      const r = await purgeOnWorker(this.path, beforeMs, this.purgeChunk);
+      this.purgeChunk = r.lastChunk;
+      this.purgeStats = r.stats;
+      return r.counts;
+    }
+    this.purgeStats = { chunks: 0, maxChunkMs: 0, overBudget: 0, maxCheckpointMs: 0 };
+    const counts = { entries: 0, events: 0, rejected: 0 };
+    for (const [table, column] of PURGE_TABLES) counts[table] = await this.purgeTable(table, column, beforeMs);
+    return counts;
   }
 
   /** What the last purge did: how many chunks (the event loop ran between each) and the longest one. */
@@ -353,6 +352,7 @@ export class SqliteEntryStore implements EntryStore {
         chunks: st.chunks + 1,
         maxChunkMs: Math.max(st.maxChunkMs, ms),
         overBudget: st.overBudget + (ms > PURGE_BUDGET_MS ? 1 : 0),
+        maxCheckpointMs: 0,
       };
       total += n;
       if (n < limit) return total;
