@@ -224,7 +224,11 @@ export interface EntryStore {
   /** Number of stored entries. */
   countEntries(): Promise<number>;
 
-  /** Deletes entries, events and rejected messages older than `beforeMs` (retention); returns how many rows went. */
+  /**
+   * Deletes entries, events and rejected messages older than `beforeMs` (retention); returns how many rows went.
+   * PostgreSQL drops entries by whole UTC days (partitions): those of the day holding `beforeMs` stay until that
+   * day has passed. SQLite deletes to the millisecond, in chunks that let the event loop run between them.
+   */
   purge(beforeMs: number): Promise<{ entries: number; events: number; rejected: number }>;
 
   /**

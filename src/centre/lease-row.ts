@@ -1,4 +1,4 @@
-/** Row <-> `CollectorLease` mapping shared by both stores (the `collector_leases` table, migration 4). */
+/** Row <-> `CollectorLease` mapping shared by both stores (the `collector_leases` table, migration 5). */
 import type { CollectorLease } from "./entry-store.js";
 
 export interface LeaseRow {

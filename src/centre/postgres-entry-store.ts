@@ -34,6 +34,7 @@ import {
 } from "./entry-row.js";
 import { rowToLease, type LeaseRow } from "./lease-row.js";
 import { MIGRATIONS, MIGRATIONS_TABLE_SQL, STATE_IS_NEWER } from "./migrations.js";
+import { daysAround, dropDaysBefore, ensureDays, isMissingPartition, utcDay } from "./postgres-partitions.js";
 import { checkBatch, isDataError } from "./row-refused.js";
 
 const INT8_OID = 20;
@@ -42,6 +43,10 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 const MIGRATION_TIMEOUT_MS = 24 * 3_600_000;
 /** Rows deleted per retention statement: each stays well inside the statement timeout and holds few locks. */
 const PURGE_CHUNK = 5000;
+/** How often a migrated store makes the days ahead (postgres-partitions.ts). */
+const PARTITION_CHECK_MS = 3_600_000;
+/** Keyset paging starts before every (ts, id): any id will do, as the first page's ts bound excludes nothing. */
+export const FIRST_ID = "00000000-0000-0000-0000-000000000000";
 /** Any fixed number: serialises concurrent migrations across processes. */
 const MIGRATION_LOCK = 0x71726761; // "qrga"
 
@@ -79,6 +84,78 @@ function postgresWhere(q: EntryQuery): { where: string; params: unknown[] } {
   if ("siteDoor" in q) return { where: "site = $1 AND door = $2", params: [q.siteDoor.site, q.siteDoor.door] };
   if ("site" in q) return { where: "site = $1", params: [q.site] };
   return { where: "subject = $1", params: [q.subject] };
+}
+
+/**
+ * One page of a listing after `(afterTs, afterId)`, in (ts, id) order: the statement `entryPages` runs, exported
+ * so that the scale benchmark can EXPLAIN exactly it.
+ */
+export function entryPageSql(
+  query: EntryQuery,
+  range: TimeRange,
+  opts: QueryOptions | undefined,
+  pageSize: number,
+  afterTs: number,
+  afterId: string,
+): { text: string; values: unknown[] } {
+  const { where, params } = postgresWhere(query);
+  const n = params.length;
+  return {
+    text: `SELECT ${ENTRY_COLUMNS} FROM entries
+       WHERE ${where} AND ts_ms >= $${n + 1} AND ts_ms < $${n + 2}${allowed("", opts)} AND (ts_ms > $${n + 3} OR id > $${n + 4})
+       ORDER BY ts_ms, id LIMIT $${n + 5}`,
+    values: [...params, Math.max(range.fromMs, afterTs), range.toMs, afterTs, afterId, pageSize],
+  };
+}
+
+/** Subject passages per pair statement: each is one branch of a UNION ALL with four parameters. */
+const PASSAGES_PER_STATEMENT = 100;
+
+/** One of the subject's passages, as the contact query's first step finds it. */
+export interface SubjectPassage {
+  readonly id: string;
+  readonly ts_ms: number;
+  readonly site: string;
+  readonly door: string;
+}
+
+/** The contact query's first step: the subject's passages in the range, in (ts, id) order. */
+export function subjectPassagesSql(subject: string, range: TimeRange, opts?: QueryOptions): { text: string; values: unknown[] } {
+  return {
+    text: `SELECT id::text AS id, ts_ms, site, door FROM entries
+       WHERE subject = $1 AND ts_ms >= $2 AND ts_ms < $3${allowed("", opts)}
+       ORDER BY ts_ms, id`,
+    values: [subject, range.fromMs, range.toMs],
+  };
+}
+
+/**
+ * The contact query's second step: everyone else at the same door (or site) within the window of each passage,
+ * ordered by passage then (ts, id). One UNION ALL branch per passage, its time bounds its own parameters: the
+ * planner prunes each branch to the one or two days around its passage. A single join of the subject's passages
+ * with the table had to plan every day of the range on both sides (30 days: 15-60 ms of planning on a fresh
+ * connection, for 2-6 ms of execution); this plans a few partitions per passage.
+ */
+export function contactPairsSql(
+  subject: string,
+  passages: readonly SubjectPassage[],
+  windowMs: number,
+  opts?: ContactOptions,
+): { text: string; values: unknown[] } {
+  const cols = ENTRY_COLUMNS.split(", ")
+    .map((c) => `e.${c}`)
+    .join(", ");
+  const values: unknown[] = [subject, windowMs];
+  const branches = passages.map((p) => {
+    const k = values.length;
+    values.push(p.id, p.ts_ms, p.site, ...(opts?.scope === "site" ? [] : [p.door]));
+    const sameDoor = opts?.scope === "site" ? "" : ` AND e.door = $${k + 4}`;
+    return `SELECT $${k + 1}::text AS p_id, $${k + 2}::bigint AS p_ts_ms, ${cols} FROM entries AS e
+       WHERE e.site = $${k + 3}${sameDoor}
+         AND e.ts_ms >= $${k + 2}::bigint - $2::bigint AND e.ts_ms <= $${k + 2}::bigint + $2::bigint
+         AND e.subject IS NOT NULL AND e.subject <> $1${allowed("e.", opts)}`;
+  });
+  return { text: `${branches.join("\n     UNION ALL\n     ")}\n     ORDER BY p_ts_ms, p_id, ts_ms, id`, values };
 }
 
 /** pg's own parsers, except int8 as a number. */
@@ -126,6 +203,7 @@ export class PostgresEntryStore implements EntryStore {
   readonly kind = "postgres" as const;
   private readonly pool: pg.Pool;
   readonly schema: string | null;
+  private partitionTimer: NodeJS.Timeout | null = null;
 
   constructor(url: string, opts: PostgresStoreOptions = {}) {
     const { connectionString, schema } = parsePostgresUrl(url);
@@ -168,7 +246,20 @@ export class PostgresEntryStore implements EntryStore {
 
   async migrate(): Promise<number> {
     await withClient(this.pool, (client) => this.migrateOn(client));
+    // A writer makes the days ahead now and every hour, so ingest normally finds its day made. Not fatal: a day
+    // that is missing when an entry comes is made then (commitBatch).
+    await this.makeDaysAhead().catch(() => undefined);
+    this.partitionTimer ??= setInterval(() => {
+      // A failure here costs nothing yet: the next hour tries again, and a missing day is made on demand.
+      this.makeDaysAhead().catch(() => undefined);
+    }, PARTITION_CHECK_MS);
+    this.partitionTimer.unref();
     return this.schemaVersion();
+  }
+
+  /** Makes yesterday, today and the next days (UTC) if they are missing; returns how many were made. */
+  makeDaysAhead(nowMs = Date.now()): Promise<number> {
+    return withClient(this.pool, (client) => ensureDays(client, daysAround(nowMs)));
   }
 
   private async migrateOn(client: pg.PoolClient): Promise<void> {
@@ -211,7 +302,14 @@ export class PostgresEntryStore implements EntryStore {
 
   async commitBatch(batch: IngestBatch): Promise<IngestResult> {
     checkBatch(batch);
-    return withClient(this.pool, (client) => this.commitOn(client, batch));
+    try {
+      return await withClient(this.pool, (client) => this.commitOn(client, batch));
+    } catch (e) {
+      // An entry of a day with no partition yet (a gate's late or early entry): make its days, commit again.
+      if (!isMissingPartition(e)) throw e;
+      await withClient(this.pool, (client) => ensureDays(client, batch.entries.map((x) => utcDay(entryTsMs(x)))));
+      return withClient(this.pool, (client) => this.commitOn(client, batch));
+    }
   }
 
   private async commitOn(client: pg.PoolClient, batch: IngestBatch): Promise<IngestResult> {
@@ -240,9 +338,9 @@ export class PostgresEntryStore implements EntryStore {
         }
         const r = await client.query(
           `INSERT INTO entries (${ENTRY_COLUMNS}, received_ms)
-           SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+           SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
                                 $8::text[], $9::text[], $10::float8[], $11::bigint[], $12::boolean[], $13::bigint[])
-           ON CONFLICT (id) DO NOTHING`,
+           ON CONFLICT DO NOTHING`,
           cols,
         );
         newEntries = r.rowCount ?? 0;
@@ -322,15 +420,11 @@ export class PostgresEntryStore implements EntryStore {
   }
 
   async *entryPages(query: EntryQuery, range: TimeRange, opts?: QueryOptions, pageSize = 5000): AsyncGenerator<EntryMessage[]> {
-    const { where, params } = postgresWhere(query);
-    const n = params.length;
-    const sql = `SELECT ${ENTRY_COLUMNS} FROM entries
-       WHERE ${where} AND ts_ms >= $${n + 1} AND ts_ms < $${n + 2}${allowed("", opts)} AND (ts_ms > $${n + 3} OR id > $${n + 4})
-       ORDER BY ts_ms, id LIMIT $${n + 5}`;
     let afterTs = range.fromMs - 1;
-    let afterId = "";
+    let afterId = FIRST_ID;
     for (;;) {
-      const r = await this.pool.query<EntryRow>(sql, [...params, Math.max(range.fromMs, afterTs), range.toMs, afterTs, afterId, pageSize]);
+      const { text, values } = entryPageSql(query, range, opts, pageSize, afterTs, afterId);
+      const r = await this.pool.query<EntryRow>(text, values);
       const rows = r.rows;
       if (rows.length === 0) return;
       const last = rows[rows.length - 1]!;
@@ -365,22 +459,16 @@ export class PostgresEntryStore implements EntryStore {
     windowMs: number,
     opts?: ContactOptions,
   ): Promise<ContactPair[]> {
-    const sameDoor = opts?.scope === "site" ? "" : " AND e.door = p.door";
-    const cols = ENTRY_COLUMNS.split(", ")
-      .map((c) => `e.${c}`)
-      .join(", ");
-    const r = await this.pool.query<EntryRow & { p_id: string; p_ts_ms: number }>(
-      `SELECT p.id AS p_id, p.ts_ms AS p_ts_ms, ${cols}
-       FROM entries AS p
-       JOIN entries AS e
-         ON e.site = p.site${sameDoor}
-        AND e.ts_ms >= p.ts_ms - $1 AND e.ts_ms <= p.ts_ms + $1
-       WHERE p.subject = $2 AND p.ts_ms >= $3 AND p.ts_ms < $4${allowed("p.", opts)}
-         AND e.subject IS NOT NULL AND e.subject <> $2${allowed("e.", opts)}
-       ORDER BY p.ts_ms, p.id, e.ts_ms, e.id`,
-      [windowMs, subject, range.fromMs, range.toMs],
-    );
-    return r.rows.map((row) => ({ subjectEntryId: row.p_id, subjectTsMs: row.p_ts_ms, entry: rowToEntry(row) }));
+    const first = subjectPassagesSql(subject, range, opts);
+    const passages = (await this.pool.query<SubjectPassage>(first.text, first.values)).rows;
+    const pairs: ContactPair[] = [];
+    // Passages in order, each statement's answer in order: the concatenation is in (passage, ts, id) order.
+    for (let i = 0; i < passages.length; i += PASSAGES_PER_STATEMENT) {
+      const { text, values } = contactPairsSql(subject, passages.slice(i, i + PASSAGES_PER_STATEMENT), windowMs, opts);
+      const r = await this.pool.query<EntryRow & { p_id: string; p_ts_ms: number }>(text, values);
+      for (const row of r.rows) pairs.push({ subjectEntryId: row.p_id, subjectTsMs: row.p_ts_ms, entry: rowToEntry(row) });
+    }
+    return pairs;
   }
 
   async deviceStates(): Promise<DeviceState[]> {
@@ -401,9 +489,12 @@ export class PostgresEntryStore implements EntryStore {
     return r.rows[0]?.n ?? 0;
   }
 
+  /**
+   * Retention. Entries go by whole UTC days (postgres-partitions.ts `dropDaysBefore`): the day holding `beforeMs`
+   * is kept until it has passed. Events and rejected messages, a few rows a day, are deleted in chunks: one DELETE
+   * of a month of them would outlast the statement timeout and fail every hour for ever.
+   */
   async purge(beforeMs: number): Promise<{ entries: number; events: number; rejected: number }> {
-    // In chunks, as in SQLite: one DELETE of a month of a city would outlast the statement timeout and fail
-    // every hour for ever.
     const chunked = async (table: string, column: string): Promise<number> => {
       let total = 0;
       for (;;) {
@@ -416,8 +507,11 @@ export class PostgresEntryStore implements EntryStore {
         if (n === 0) return total;
       }
     };
+    const entries = await withClient(this.pool, (client) => dropDaysBefore(client, beforeMs));
+    // The hourly run is also a chance to make the days ahead, for a collector that never restarts.
+    await this.makeDaysAhead().catch(() => undefined);
     return {
-      entries: await chunked("entries", "ts_ms"),
+      entries,
       events: await chunked("events", "ts_ms"),
       rejected: await chunked("rejected", "received_ms"),
     };
@@ -461,11 +555,13 @@ export class PostgresEntryStore implements EntryStore {
   }
 
   /** Runs SQL on the pool (the benchmark's bulk generator, tests dropping their schema). */
-  async query(sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
-    return this.pool.query(sql, params);
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+    return this.pool.query<R>(sql, params);
   }
 
   async close(): Promise<void> {
+    if (this.partitionTimer !== null) clearInterval(this.partitionTimer);
+    this.partitionTimer = null;
     await this.pool.end();
   }
 }

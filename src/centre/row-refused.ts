@@ -13,6 +13,7 @@ import {
   UUID_PATTERN,
 } from "../contract/strict-fields.js";
 import { SEGMENT_PATTERN } from "../contract/topics.js";
+import { isMissingPartition } from "./postgres-partitions.js";
 import type { EntryMessage } from "../contract/entry.js";
 import type { DeviceEvent, DeviceState, IngestBatch } from "./entry-store.js";
 
@@ -33,6 +34,8 @@ export class RowRefusedError extends Error {
  */
 export function isDataError(e: unknown): boolean {
   if (e instanceof RowRefusedError) return true;
+  // Class 23 too, but the store's to mend (it makes the day): retried, never set aside.
+  if (isMissingPartition(e)) return false;
   const code = typeof e === "object" && e !== null ? (e as { code?: unknown }).code : undefined;
   if (typeof code !== "string") return false;
   if (/^(22|23)[0-9A-Z]{3}$/.test(code) || code === "54000") return true;

@@ -35,6 +35,10 @@ import {
 import { rowToLease, type LeaseRow } from "./lease-row.js";
 import { MIGRATIONS, MIGRATIONS_TABLE_SQL, STATE_IS_NEWER } from "./migrations.js";
 import { checkBatch, isDataError } from "./row-refused.js";
+import { nextPurgeChunk, PURGE_BUDGET_MS, PURGE_FIRST_ROWS } from "./purge-pace.js";
+import { PURGE_TABLES, purgeOnWorker, type PurgeStats } from "./sqlite-purge-worker.js";
+
+export type { PurgeStats } from "./sqlite-purge-worker.js";
 
 export interface SqliteStoreOptions {
   /** Open an existing file only, read-only (trace): never create an empty database by mistake. */
@@ -54,6 +58,9 @@ export class SqliteEntryStore implements EntryStore {
   readonly kind = "sqlite" as const;
   private readonly db: Db;
   private statements: ReturnType<SqliteEntryStore["prepare"]> | null = null;
+  /** Rows per purge chunk, as last measured (purge-pace.ts). */
+  private purgeChunk = PURGE_FIRST_ROWS;
+  private purgeStats: PurgeStats = { chunks: 0, maxChunkMs: 0, overBudget: 0, maxCheckpointMs: 0 };
 
   constructor(
     readonly path: string,
@@ -300,20 +307,60 @@ export class SqliteEntryStore implements EntryStore {
     return settle(() => (this.db.prepare("SELECT count(*) AS n FROM entries").get() as { n: number }).n);
   }
 
-  purge(beforeMs: number): Promise<{ entries: number; events: number; rejected: number }> {
-    // In chunks, so a large purge never holds the write lock long enough to stall ingest.
-    const chunk = (table: string, column = "ts_ms"): number => {
-      const stmt = this.db.prepare(
-        `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${column} < ? LIMIT 5000)`,
-      );
-      let total = 0;
-      for (;;) {
-        const n = stmt.run(beforeMs).changes;
-        total += n;
-        if (n === 0) return total;
+  /**
+   * Retention, in chunks whose size follows the time the last one took (purge-pace.ts). A file is purged on a
+   * worker thread with a connection of its own (sqlite-purge-worker.ts): the collector keeps receiving, committing
+   * and acknowledging while a day of a city goes, waiting at most one chunk for the write lock (one synchronous
+   * loop over 10M rows once held the event loop for 27 s, past the MQTT keepalive). An in-memory database, which
+   * no other connection can open, is purged here, yielding to the event loop between chunks.
+   */
+  async purge(beforeMs: number): Promise<{ entries: number; events: number; rejected: number }> {
+    if (this.path !== ":memory:" && this.path !== "") {
+      const r = await purgeOnWorker(this.path, beforeMs, this.purgeChunk);
+      this.purgeChunk = r.lastChunk;
+      this.purgeStats = r.stats;
+      return r.counts;
+    }
+    this.purgeStats = { chunks: 0, maxChunkMs: 0, overBudget: 0, maxCheckpointMs: 0 };
+    const counts = { entries: 0, events: 0, rejected: 0 };
+    for (const [table, column] of PURGE_TABLES) counts[table] = await this.purgeTable(table, column, beforeMs);
+    return counts;
+  }
+
+  /** What the last purge did: how many chunks (the event loop ran between each) and the longest one. */
+  get lastPurge(): PurgeStats {
+    return this.purgeStats;
+  }
+
+  private async purgeTable(table: string, column: string, beforeMs: number): Promise<number> {
+    const stmt = this.db.prepare(`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${column} < ? LIMIT ?)`);
+    let total = 0;
+    for (;;) {
+      const limit = this.purgeChunk;
+      const t = performance.now();
+      // A purge chunk need not survive a power cut (the next purge deletes the rows again): no fsync of its own,
+      // which would cost more than the delete and vary with the disk. Set back before anything else runs, so
+      // every ingest commit stays FULL, and its fsync carries these pages along.
+      this.db.pragma("synchronous = NORMAL");
+      let n: number;
+      try {
+        n = stmt.run(beforeMs, limit).changes;
+      } finally {
+        this.db.pragma("synchronous = FULL");
       }
-    };
-    return settle(() => ({ entries: chunk("entries"), events: chunk("events"), rejected: chunk("rejected", "received_ms") }));
+      const ms = performance.now() - t;
+      this.purgeChunk = nextPurgeChunk(limit, ms);
+      const st = this.purgeStats;
+      this.purgeStats = {
+        chunks: st.chunks + 1,
+        maxChunkMs: Math.max(st.maxChunkMs, ms),
+        overBudget: st.overBudget + (ms > PURGE_BUDGET_MS ? 1 : 0),
+        maxCheckpointMs: 0,
+      };
+      total += n;
+      if (n < limit) return total;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
 
   // Leases: the processes sharing one SQLite file share one host, so the process clock is the store's clock.

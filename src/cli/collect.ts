@@ -31,7 +31,8 @@ acknowledged only after commit, de-duplicated by entry id).
   --root TOPIC           topic root (default ${DEFAULT_ROOT})
   --username U           broker user name
   --password P           broker password (or QRGATE_MQTT_PASSWORD)
-  --retention-days N     delete entries and events older than N days (at start, then hourly)
+  --retention-days N     delete entries and events older than N days (at start, then hourly;
+                         PostgreSQL drops whole UTC days: entries stay up to N+1 days)
   --batch-max N          most messages per transaction (default 1000)
   --linger-ms MS         wait up to MS for a batch to fill (default 0)
   --session-expiry-s S   how long the broker keeps our session while we are down (default 604800)

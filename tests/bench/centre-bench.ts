@@ -26,6 +26,7 @@ import { SqliteEntryStore } from "../../src/centre/sqlite-entry-store.js";
 import { traceContacts } from "../../src/centre/trace-queries.js";
 import type { EntryMessage } from "../../src/contract/entry.js";
 import { startBroker, type TestBroker } from "../support/mosquitto.js";
+import { fillEntries } from "./pg-bulk.js";
 
 const env = (k: string, d: number): number => (process.env[k] !== undefined ? Number(process.env[k]) : d);
 const INGEST_N = env("QRGATE_BENCH_INGEST", 50_000);
@@ -255,36 +256,21 @@ async function traceSqlite(dir: string): Promise<void> {
 async function tracePostgres(url: string): Promise<void> {
   const store = new PostgresEntryStore(url);
   await store.migrate();
-  for (const ix of DROP_INDEXES) await store.query(`DROP INDEX IF EXISTS ${ix}`);
-  await store.query("ALTER TABLE entries SET UNLOGGED");
-  const t = performance.now();
-  let rows = 0;
-  const step = 2_000_000;
-  while (rows < ROWS && performance.now() - t < GEN_BUDGET_MS) {
-    const n = Math.min(step, ROWS - rows);
-    await store.query(
-      `INSERT INTO entries (id, ts_ms, site, device, door, decision, reason, kind, subject, latency_ms, status_version, stale, received_ms)
-       SELECT lpad(to_hex(i / 1000000), 8, '0') || '-0000-7000-8000-' || lpad(to_hex(i), 12, '0'), ${T0} + t, 'site-' || (d / 10),
-              'gate-' || (d % 10), 'main', CASE WHEN x = 0 THEN 'deny' ELSE 'allow' END,
-              CASE WHEN x = 0 THEN 'insufficient_vaccination' ELSE 'ok' END, 'cccd', (100000000000 + s)::text, 10.0, 1, false, ${T0} + t
-       FROM (SELECT i, floor(random() * ${DOORS})::int AS d, floor(random() * ${SPAN_MS})::bigint AS t,
-                    floor(random() * ${PEOPLE})::bigint AS s, floor(random() * 10)::int AS x
-             FROM generate_series($1::bigint, $2::bigint) AS i) AS r`,
-      [rows, rows + n - 1],
-    );
-    rows += n;
-  }
-  const genMs = performance.now() - t;
-  const ti = performance.now();
-  await store.query("ALTER TABLE entries SET LOGGED");
-  for (const sql of MIGRATIONS.flatMap((m) => m.postgres).filter((s) => s.startsWith("CREATE INDEX IF NOT EXISTS entries_"))) {
-    await store.query(sql);
-  }
-  const ixMs = performance.now() - ti;
+  // The partitioned table's own bulk load (pg-bulk.ts): key and indexes dropped, rows, then built again.
+  const r = await fillEntries(url, {
+    rows: ROWS,
+    startMs: T0,
+    spanMs: SPAN_MS,
+    sites: DOORS / 10,
+    doorsPerSite: 10,
+    oneDoorPerSite: true,
+    people: PEOPLE,
+    budgetMs: GEN_BUDGET_MS,
+  });
   await store.insertEntries(f0Passages(42));
   await store.query("ANALYZE entries");
-  log(`generated ${rows.toLocaleString("en")} PostgreSQL rows in ${(genMs / 1000).toFixed(1)} s, indexes in ${(ixMs / 1000).toFixed(1)} s`);
-  await timeContacts("postgres", store, rows + 20);
+  log(`generated ${r.rows.toLocaleString("en")} PostgreSQL rows in ${(r.genMs / 1000).toFixed(1)} s, indexes in ${(r.indexMs / 1000).toFixed(1)} s`);
+  await timeContacts("postgres", store, r.rows + 20);
   await store.close();
   timeCli("postgres", url);
 }

