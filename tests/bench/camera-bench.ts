@@ -109,7 +109,8 @@ print(json.dumps(out))
     const json = execFileSync("/usr/bin/python3", ["-c", script, JSON.stringify(list)], { encoding: "utf8" });
     return new Map(Object.entries(JSON.parse(json) as Record<string, { firstMs: number; p50: number; found: boolean }>));
   } catch (e) {
-    process.stdout.write(`native zxing-cpp not measured: ${(e as Error).message.split("\n")[0] ?? ""}\n`);
+    const why = (e as Error).message.includes("No module named") ? "install Debian's python3-zxing-cpp and python3-numpy" : (e as Error).message.split("\n")[0] ?? "";
+    process.stdout.write(`native zxing-cpp not measured: ${why}\n`);
     return new Map();
   }
 }
