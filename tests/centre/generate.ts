@@ -4,19 +4,11 @@
  */
 import { randomUUID } from "node:crypto";
 import type { EntryMessage } from "../../src/contract/entry.js";
+import { seededRandom } from "../../src/sim/traffic.js";
 import type { Contact, ContactPassage } from "../../src/centre/trace-queries.js";
 
-/** Small deterministic PRNG (mulberry32), so a failing seed can be replayed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The fleet simulator's seeded PRNG (mulberry32), so a failing seed can be replayed. */
+export const prng = seededRandom;
 
 /** A UUIDv7-shaped id: time-ordered prefix, random rest. */
 export function uuid7(tsMs: number): string {
