@@ -71,14 +71,18 @@ export class SqliteEntryStore implements EntryStore {
     if (opts.readonly !== true) {
       this.db.pragma("journal_mode = WAL");
       this.db.pragma("synchronous = FULL");
+      // 64 MiB of page cache (the default is 2 MiB): the four indexes' pages stay in memory while a batch is
+      // written, instead of being read back from the file for every few rows.
+      this.db.pragma("cache_size = -65536");
     }
   }
 
   private prepare(db: Db) {
     return {
       insertEntry: db.prepare(
+        // Positional: better-sqlite3 binds named parameters by looking each name up in an object made per row.
         `INSERT INTO entries (${ENTRY_COLUMNS}, received_ms)
-         VALUES (@id, @ts_ms, @site, @device, @door, @decision, @reason, @kind, @subject, @latency_ms, @status_version, @stale, @received_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO NOTHING`,
       ),
       upsertState: db.prepare(
@@ -148,7 +152,23 @@ export class SqliteEntryStore implements EntryStore {
       let newEntries = 0;
       let newEvents = 0;
       let statesApplied = 0;
-      for (const e of b.entries) newEntries += s.insertEntry.run(entryParams(e, b.receivedMs)).changes;
+      for (const e of b.entries) {
+        newEntries += s.insertEntry.run(
+          e.id,
+          entryTsMs(e),
+          e.site,
+          e.device,
+          e.door,
+          e.decision,
+          e.reason,
+          e.kind,
+          e.subject,
+          e.latencyMs,
+          e.statusVersion,
+          e.stale ? 1 : 0,
+          b.receivedMs,
+        ).changes;
+      }
       for (const st of b.states) statesApplied += s.upsertState.run(stateParams(st)).changes;
       for (const ev of b.events) newEvents += s.insertEvent.run(eventParams(ev)).changes;
       for (const r of b.rejected ?? []) s.insertRejected.run(r.topic, r.reason, r.payload, r.receivedMs);
