@@ -121,6 +121,8 @@ export interface CollectorStats {
   pauses: number;
   /** Messages received and not yet acknowledged (or let go), now. */
   held: number;
+  /** Most messages held at once so far. */
+  heldPeak: number;
 }
 
 export function defaultClientId(group: string): string {
@@ -177,6 +179,7 @@ export class Collector {
     silenceAlarm: 0,
     pauses: 0,
     held: 0,
+    heldPeak: 0,
   };
 
   private readonly log: Logger;
@@ -463,6 +466,7 @@ export class Collector {
     if (this.stopping) return; // not acknowledged: the broker delivers it again next session
     this.stats.received += 1;
     this.stats.held += 1;
+    if (this.stats.held > this.stats.heldPeak) this.stats.heldPeak = this.stats.held;
     this.pending.push(m);
     if (this.stats.held > this.maxHeld) this.pauseReading();
     if (this.flights.length >= MAX_IN_FLIGHT) return; // the next batch gathers; a finished commit starts it

@@ -226,7 +226,7 @@ async function collectorConsumer(broker: TestBroker, target: "postgres" | "sqlit
       await marked;
     },
     async finish() {
-      const fin = once<{ stored: number; duplicate: number; cpuUs: number; maxRssKb: number; lastCommitMs: number; hist: [number, number][]; batches: number; maxBatch: number; pauses: number }>(
+      const fin = once<{ stored: number; duplicate: number; cpuUs: number; maxRssKb: number; lastCommitMs: number; hist: [number, number][]; batches: number; maxBatch: number; pauses: number; heldPeak: number }>(
         child,
         (m) => m.final === true,
       );
@@ -260,7 +260,7 @@ async function collectorConsumer(broker: TestBroker, target: "postgres" | "sqlit
         cpuUs: f.cpuUs,
         peakRssKb: f.maxRssKb,
         lastMs: f.lastCommitMs,
-        note: `batches ${f.batches}, largest ${f.maxBatch}, pauses ${f.pauses}`,
+        note: `batches ${f.batches}, largest ${f.maxBatch}, held at most ${f.heldPeak}, pauses ${f.pauses}`,
       };
     },
   };

@@ -79,6 +79,7 @@ async function main(): Promise<void> {
           batches: collector.stats.batches,
           maxBatch: collector.stats.maxBatch,
           pauses: (collector.stats as unknown as Record<string, number | undefined>)["pauses"] ?? 0,
+          heldPeak: (collector.stats as unknown as Record<string, number | undefined>)["heldPeak"] ?? 0,
           cpuUs: cpu.user + cpu.system,
           maxRssKb: process.resourceUsage().maxRSS,
           lastCommitMs,

@@ -17,7 +17,7 @@ describe("DeferredAcks self-test against the installed mqtt.js", () => {
 
   it("fails with E_ACK_SELFTEST when the error callback no longer skips the PUBACK", async () => {
     const err = await DeferredAcks.check((client: MqttClient) => {
-      const ours = client.handleMessage as Handler;
+      const ours: Handler = client.handleMessage.bind(client);
       // An mqtt.js that acknowledges whatever the callback says.
       client.handleMessage = (packet, callback) => ours(packet, () => callback());
     }).catch((e: unknown) => e);
@@ -43,7 +43,7 @@ describe("DeferredAcks self-test against the installed mqtt.js", () => {
 
   it("fails with E_ACK_SELFTEST when the error callback stalls the client", async () => {
     const err = await DeferredAcks.check((client) => {
-      const ours = client.handleMessage as Handler;
+      const ours: Handler = client.handleMessage.bind(client);
       // An mqtt.js that waits for a successful callback before the next packet.
       client.handleMessage = (packet, callback) => ours(packet, (e) => (e === undefined ? callback() : undefined));
     }).catch((e: unknown) => e);
