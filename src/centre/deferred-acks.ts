@@ -202,7 +202,9 @@ export class DeferredAcks {
     this.client.handleMessage = (packet: IPublishPacket, callback: (err?: Error) => void): void => {
       onMessage({
         topic: packet.topic,
-        payload: typeof packet.payload === "string" ? Buffer.from(packet.payload) : Buffer.from(packet.payload),
+        // Not copied: mqtt-packet hands us a view of the bytes read from the socket, which nothing reuses; holding
+        // it keeps at most the socket reads of the messages held (bounded by maxHeld) alive.
+        payload: typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload,
         qos: packet.qos,
         messageId: packet.messageId,
         generation: this.generation,
