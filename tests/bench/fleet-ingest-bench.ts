@@ -64,6 +64,8 @@ interface PointResult {
   readonly cpuUsPerEntry: number;
   readonly peakRssMb: number;
   readonly publisherLateMs: number;
+  /** CPU of all publisher processes per entry sent, us: what the fleet's side costs this machine. */
+  readonly publisherCpuUs: number;
   readonly load: string;
   readonly note: string;
 }
@@ -288,12 +290,13 @@ async function point(target: string, rate: number): Promise<PointResult> {
     const pubs = await startPublishers(broker, rate);
     await consumer.mark();
     const goMs = Date.now() + 500;
-    const done = pubs.map((c) => once<{ sent: number; acked: number; failed: number; lateMs: number }>(c, (m) => m.done === true));
+    const done = pubs.map((c) => once<{ sent: number; acked: number; failed: number; lateMs: number; cpuUs: number }>(c, (m) => m.done === true));
     for (const c of pubs) c.send({ go: goMs, seconds: SECONDS });
     const results = await Promise.all(done);
     const sent = results.reduce((a, r) => a + r.sent, 0);
     const acked = results.reduce((a, r) => a + r.acked, 0);
     const lateMs = Math.max(...results.map((r) => r.lateMs));
+    const pubCpuUs = results.reduce((a, r) => a + r.cpuUs, 0);
     const load = loadavg()
       .map((x) => x.toFixed(2))
       .join(" ");
@@ -325,6 +328,7 @@ async function point(target: string, rate: number): Promise<PointResult> {
       cpuUsPerEntry: f.cpuUs / Math.max(1, f.stored),
       peakRssMb: f.peakRssKb / 1024,
       publisherLateMs: lateMs,
+      publisherCpuUs: pubCpuUs / Math.max(1, sent),
       load,
       note: f.note,
     };
@@ -348,6 +352,7 @@ function row(r: PointResult): string {
     r.cpuUsPerEntry.toFixed(1).padStart(7),
     r.peakRssMb.toFixed(0).padStart(6),
     String(r.publisherLateMs).padStart(6),
+    r.publisherCpuUs.toFixed(1).padStart(6),
     `  load ${r.load}; sent ${r.sent}, acked ${r.acked}, stored ${r.stored} in ${r.seconds.toFixed(1)} s${r.note !== "" ? `; ${r.note}` : ""}`,
   ].join(" ");
 }
@@ -357,8 +362,8 @@ async function main(): Promise<void> {
     if (!existsSync(join(HERE, f))) throw new Error(`${f} missing next to this file: run the built bench (npm run bench:ingest)`);
   }
   log(`# ingest bench: ${PUBLISHERS} publishers in ${PROCS} processes, ${SECONDS} s per point, rates ${RATES.join(", ")}, targets ${TARGETS.join(", ")}`);
-  log(`# lag in ms (publish -> row committed; sub: -> line read); cpu in us per entry stored (consumer process only); rss in MB; late: publishers behind schedule, ms`);
-  log(`target   offered achieved lag p50 lag p99 lag max   lost twice redeliv  cpu/e    rss   late`);
+  log(`# lag in ms (publish -> row committed; sub: -> line read); cpu in us per entry stored (consumer process only); rss in MB; late: publishers behind schedule, ms; pub/e: publishers' CPU per entry, us`);
+  log(`target   offered achieved lag p50 lag p99 lag max   lost twice redeliv  cpu/e    rss   late  pub/e`);
   const all: PointResult[] = [];
   for (const rate of RATES) {
     for (const target of TARGETS) {
