@@ -228,7 +228,7 @@ async function collectorConsumer(broker: TestBroker, target: "postgres" | "sqlit
       await marked;
     },
     async finish() {
-      const fin = once<{ stored: number; duplicate: number; cpuUs: number; maxRssKb: number; lastCommitMs: number; hist: [number, number][]; batches: number; maxBatch: number; pauses: number; heldPeak: number }>(
+      const fin = once<{ stored: number; duplicate: number; cpuUs: number; maxRssKb: number; lastCommitMs: number; hist: [number, number][]; batches: number; maxBatch: number; pauses: number; heldPeak: number; loopMaxMs: number; loopP99Ms: number }>(
         child,
         (m) => m.final === true,
       );
@@ -262,7 +262,7 @@ async function collectorConsumer(broker: TestBroker, target: "postgres" | "sqlit
         cpuUs: f.cpuUs,
         peakRssKb: f.maxRssKb,
         lastMs: f.lastCommitMs,
-        note: `batches ${f.batches}, largest ${f.maxBatch}, held at most ${f.heldPeak}, pauses ${f.pauses}`,
+        note: `batches ${f.batches}, largest ${f.maxBatch}, held at most ${f.heldPeak}, pauses ${f.pauses}, event loop delay p99 ${f.loopP99Ms.toFixed(0)} ms max ${f.loopMaxMs.toFixed(0)} ms`,
       };
     },
   };

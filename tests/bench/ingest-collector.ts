@@ -8,6 +8,7 @@
  * answers `{ marked }` (CPU counted from there); on `{ stop }` settles, stops and answers `{ final, ... }`.
  * Environment: ING_URL (broker), ING_DB (postgres:// URL or a SQLite path), ING_BATCH_MAX, ING_RECEIVE_MAX.
  */
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { pino } from "pino";
 import { Collector } from "../../src/centre/collector.js";
 import { entryTsMs } from "../../src/centre/entry-row.js";
@@ -55,6 +56,9 @@ async function main(): Promise<void> {
   });
   await collector.start();
   let cpu0 = process.cpuUsage();
+  // How long the event loop was held at a time: what the MQTT keepalive and the broker's patience depend on.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   const progress = setInterval(
     () => send({ progress: true, stored: collector.stats.entriesNew, duplicate: collector.stats.entriesDuplicate, lastCommitMs }),
     250,
@@ -63,6 +67,7 @@ async function main(): Promise<void> {
     if (m.mark === true) {
       cpu0 = process.cpuUsage();
       hist.fill(0);
+      loopDelay.reset();
       send({ marked: true });
     } else if (m.stop === true) {
       void (async () => {
@@ -81,6 +86,8 @@ async function main(): Promise<void> {
           pauses: (collector.stats as unknown as Record<string, number | undefined>)["pauses"] ?? 0,
           heldPeak: (collector.stats as unknown as Record<string, number | undefined>)["heldPeak"] ?? 0,
           cpuUs: cpu.user + cpu.system,
+          loopMaxMs: loopDelay.max / 1e6,
+          loopP99Ms: loopDelay.percentile(99) / 1e6,
           maxRssKb: process.resourceUsage().maxRSS,
           lastCommitMs,
           hist: h,
