@@ -15,12 +15,13 @@
  * Environment: BENCH_RATES (default 10000,20000,30000), BENCH_SECONDS (default 60), BENCH_TARGETS (default
  * sub,postgres,sqlite), BENCH_PUBLISHERS (default 1000), BENCH_PROCS (publisher processes, default 4),
  * BENCH_CPU_PROF (a directory: the collector runs with `--cpu-prof` into it), QRGATE_BENCH_PG_URL (default
- * postgres://root@127.0.0.1:5432/test), BENCH_DIR (SQLite files, default a temporary directory under the cwd).
+ * postgres://root@127.0.0.1:5432/test), BENCH_DIR (SQLite files, default the system's temporary directory: it must be a real disk, not a tmpfs, for
+ * the fsyncs to count).
  */
 import { fork, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { loadavg } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
@@ -201,7 +202,7 @@ async function collectorConsumer(broker: TestBroker, target: "postgres" | "sqlit
     u.searchParams.set("schema", schema);
     db = u.toString();
   } else {
-    dir = mkdtempSync(join(process.env.BENCH_DIR ?? process.cwd(), ".bench-ingest-"));
+    dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), "qrgate-bench-ingest-"));
     db = join(dir, "centre.db");
   }
   const prof = process.env.BENCH_CPU_PROF;
