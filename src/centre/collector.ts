@@ -29,7 +29,7 @@ import { DeferredAcks, type Received } from "./deferred-acks.js";
 import { parseEventMessage, parseStateMessage } from "./device-messages.js";
 import { entryTsMs } from "./entry-row.js";
 import type { DeviceEvent, DeviceState, EntryStore, IngestResult, RejectedMessage } from "./entry-store.js";
-import { errorCode, REJECTED_PAYLOAD_BYTES, vouchParsed } from "./row-refused.js";
+import { errorCode, REJECTED_PAYLOAD_BYTES } from "./row-refused.js";
 
 export interface CollectorOptions {
   readonly store: EntryStore;
@@ -586,6 +586,8 @@ export class Collector {
           events: items.flatMap((x) => (x.kind === "event" ? [x.value] : [])),
           rejected: items.flatMap((x) => (x.kind === "rejected" ? [x.value] : [])),
           receivedMs: this.now(),
+          // Every entry item was made by parseEntryMessage (read(), below) and is never changed.
+          entriesParsed: true,
         });
         this.account(items, r);
         return true;
@@ -686,7 +688,7 @@ export class Collector {
       switch (where.kind) {
         case "entry": {
           const r = parseEntryMessage(m.payload, where, receivedMs);
-          return r.ok ? { m, kind: "entry", value: vouchParsed(r.value) } : this.rejectedItem(m, r.error);
+          return r.ok ? { m, kind: "entry", value: r.value } : this.rejectedItem(m, r.error);
         }
         case "state": {
           const r = parseStateMessage(where.site, where.device, m.payload, receivedMs);
