@@ -104,6 +104,12 @@ export interface IngestBatch {
   readonly rejected?: readonly RejectedMessage[];
   /** When the centre received the batch (UTC epoch ms), stored beside each row. */
   readonly receivedMs: number;
+  /**
+   * True: every entry was made by `parseEntryMessage` and not changed since, so the store's own check
+   * (`checkBatch`) need not read them again: the parser refuses all it refuses (a property test holds it to that).
+   * Only the collector says so; states, events and rejected rows are checked regardless.
+   */
+  readonly entriesParsed?: boolean;
 }
 
 export interface IngestResult {

@@ -199,6 +199,65 @@ async function withClient<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Pro
   }
 }
 
+/** A PostgreSQL array literal of text (or uuid) elements: each quoted, `"` and `\\` escaped, null as NULL. */
+function textArray(values: readonly (string | null)[]): string {
+  let out = "{";
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (i > 0) out += ",";
+    out += v === null || v === undefined ? "NULL" : `"${/["\\]/.test(v) ? v.replace(/["\\]/g, "\\$&") : v}"`;
+  }
+  return out + "}";
+}
+
+/** A PostgreSQL array literal of numbers or booleans; null as NULL. */
+function scalarArray(values: readonly (number | boolean | null)[]): string {
+  let out = "{";
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (i > 0) out += ",";
+    out += v === null || v === undefined ? "NULL" : typeof v === "boolean" ? (v ? "t" : "f") : String(v);
+  }
+  return out + "}";
+}
+
+/**
+ * The batch's entries as ONE prepared statement (`name`: parsed and planned once per connection) over thirteen
+ * arrays, each passed as one array literal built here: `pg` would otherwise walk and escape every element
+ * through its generic value conversion. `rowCount` is the number of new rows.
+ */
+function insertEntries(batch: IngestBatch): pg.QueryConfig {
+  const es = batch.entries;
+  const n = es.length;
+  const col = <T>(f: (e: EntryMessage) => T): T[] => {
+    const out = new Array<T>(n);
+    for (let i = 0; i < n; i++) out[i] = f(es[i]!);
+    return out;
+  };
+  return {
+    name: "qrgate_insert_entries",
+    text: `INSERT INTO entries (${ENTRY_COLUMNS}, received_ms)
+           SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                                $8::text[], $9::text[], $10::float8[], $11::bigint[], $12::boolean[], $13::bigint[])
+           ON CONFLICT DO NOTHING`,
+    values: [
+      textArray(col((e) => e.id)),
+      scalarArray(col((e) => entryTsMs(e))),
+      textArray(col((e) => e.site)),
+      textArray(col((e) => e.device)),
+      textArray(col((e) => e.door)),
+      textArray(col((e) => e.decision)),
+      textArray(col((e) => e.reason)),
+      textArray(col((e) => e.kind)),
+      textArray(col((e) => e.subject)),
+      scalarArray(col((e) => e.latencyMs)),
+      scalarArray(col((e) => e.statusVersion)),
+      scalarArray(col((e) => e.stale)),
+      scalarArray(col(() => batch.receivedMs)),
+    ],
+  };
+}
+
 export class PostgresEntryStore implements EntryStore {
   readonly kind = "postgres" as const;
   private readonly pool: pg.Pool;
@@ -313,38 +372,16 @@ export class PostgresEntryStore implements EntryStore {
   }
 
   private async commitOn(client: pg.PoolClient, batch: IngestBatch): Promise<IngestResult> {
+    const onlyEntries = batch.states.length === 0 && batch.events.length === 0 && (batch.rejected ?? []).length === 0;
+    if (onlyEntries) {
+      // The common batch: one statement, which is its own transaction: one round trip, one commit.
+      const r = batch.entries.length > 0 ? await client.query(insertEntries(batch)) : null;
+      return { newEntries: r?.rowCount ?? 0, newEvents: 0, statesApplied: 0 };
+    }
     try {
       await client.query("BEGIN");
       let newEntries = 0;
-      if (batch.entries.length > 0) {
-        const cols: unknown[][] = Array.from({ length: 13 }, () => []);
-        for (const e of batch.entries) {
-          const v = [
-            e.id,
-            entryTsMs(e),
-            e.site,
-            e.device,
-            e.door,
-            e.decision,
-            e.reason,
-            e.kind,
-            e.subject,
-            e.latencyMs,
-            e.statusVersion,
-            e.stale,
-            batch.receivedMs,
-          ];
-          for (let i = 0; i < v.length; i++) cols[i]!.push(v[i]);
-        }
-        const r = await client.query(
-          `INSERT INTO entries (${ENTRY_COLUMNS}, received_ms)
-           SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                                $8::text[], $9::text[], $10::float8[], $11::bigint[], $12::boolean[], $13::bigint[])
-           ON CONFLICT DO NOTHING`,
-          cols,
-        );
-        newEntries = r.rowCount ?? 0;
-      }
+      if (batch.entries.length > 0) newEntries = (await client.query(insertEntries(batch))).rowCount ?? 0;
       let statesApplied = 0;
       for (const s of batch.states) {
         const r = await client.query(

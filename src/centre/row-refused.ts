@@ -112,7 +112,9 @@ function checkEvent(ev: DeviceEvent): void {
  * 1.5 in an INTEGER column) or refuse in a way that depends on the dialect is refused the same way in both.
  */
 export function checkBatch(batch: IngestBatch): void {
-  for (const e of batch.entries) checkEntry(e);
+  // Entries of the strict parser refuse all checkEntry does (IngestBatch.entriesParsed): reading them again was 5 %
+  // of the collector's CPU at 20k entries/s.
+  if (batch.entriesParsed !== true) for (const e of batch.entries) checkEntry(e);
   for (const s of batch.states) checkState(s);
   for (const ev of batch.events) checkEvent(ev);
   for (const r of batch.rejected ?? []) {

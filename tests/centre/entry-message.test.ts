@@ -1,5 +1,6 @@
 /** `parseEntryMessage`: what the centre accepts from a gate, strictly, and that no input makes it throw. */
 import fc from "fast-check";
+import { checkBatch } from "../../src/centre/row-refused.js";
 import { describe, expect, it } from "vitest";
 import { parseEntryMessage } from "../../src/contract/entry.js";
 import { makeEntry } from "./generate.js";
@@ -79,6 +80,18 @@ describe("parseEntryMessage", () => {
           expect(JSON.stringify(r.value)).not.toMatch(/\\u00[01]/);
         }
       }),
+    );
+  });
+
+  it("accepts nothing the stores' own check refuses (the collector skips that check for parsed entries)", () => {
+    const keys = ["id", "ts", "site", "device", "door", "decision", "reason", "kind", "subject", "latencyMs", "statusVersion", "stale"];
+    fc.assert(
+      fc.property(fc.constantFrom(...keys), fc.jsonValue(), (k, v) => {
+        const r = parseEntryMessage(entry({ [k]: v }), at, NOW);
+        // A fresh copy: not vouched for, so checkBatch reads every field.
+        if (r.ok) expect(() => checkBatch({ entries: [{ ...r.value }], states: [], events: [], receivedMs: NOW })).not.toThrow();
+      }),
+      { numRuns: 2000 },
     );
   });
 });

@@ -58,7 +58,11 @@ describe.each([
     const { logger, lines } = memoryLogger();
     const adoption = new SessionAdoption({ store, url: broker.url, logger, group, root: "qrgate/v1", name, holds: () => true, idleMs: 300, ...creds });
     const r = await adoption.run();
-    expect(r).toMatchObject({ sessionPresent: true, received: 300, entriesNew: 300, entriesDuplicate: 0, drainedBy });
+    expect(r).toMatchObject({ sessionPresent: true, entriesNew: 300, drainedBy });
+    if (drainedBy === "marker") expect(r).toMatchObject({ received: 300, entriesDuplicate: 0 });
+    // The reader's refused marker makes Mosquitto drop the connection; what was committed but not yet acknowledged
+    // then comes again on the next connection and is stored once (commits run off the event loop, so some are).
+    else expect(r.received).toBe(300 + r.entriesDuplicate);
     expect(await store.countEntries()).toBe(300);
     expect(lines.some((l) => l.includes("retired the session of a gone collector"))).toBe(true);
 
