@@ -35,6 +35,11 @@ acknowledged only after commit, de-duplicated by entry id).
                          PostgreSQL drops whole UTC days: entries stay up to N+1 days)
   --batch-max N          most messages per transaction (default 1000)
   --linger-ms MS         wait up to MS for a batch to fill (default 0)
+  --receive-maximum N    most unacknowledged messages the broker may send (MQTT 5 Receive Maximum,
+                         1-65535, default 4000)
+  --max-held N           stop reading the broker's socket while more than N messages wait for their
+                         commit (default twice the receive maximum): bounds memory when a broker
+                         sends more than it was asked to
   --session-expiry-s S   how long the broker keeps our session while we are down (default 604800)
   --takeover on|off      collectors of one group on one store cover for each other (default on): each
                          holds a lease in the store; when one is gone for longer than the lease, another
@@ -70,6 +75,8 @@ export async function run(argv: string[]): Promise<number> {
       "retention-days": { type: "string" },
       "batch-max": { type: "string" },
       "linger-ms": { type: "string" },
+      "receive-maximum": { type: "string" },
+      "max-held": { type: "string" },
       "session-expiry-s": { type: "string" },
       takeover: { type: "string" },
       "lease-ttl-s": { type: "string" },
@@ -103,6 +110,11 @@ export async function run(argv: string[]): Promise<number> {
   const retentionDays = positiveInt("retention-days", values["retention-days"]);
   const batchMax = positiveInt("batch-max", values["batch-max"]);
   const lingerMs = positiveInt("linger-ms", values["linger-ms"], 0);
+  const receiveMaximum = positiveInt("receive-maximum", values["receive-maximum"]);
+  if (receiveMaximum !== undefined && receiveMaximum > 65_535) {
+    throw new CliError(`collect: --receive-maximum: at most 65535 (MQTT 5), got ${receiveMaximum}`);
+  }
+  const maxHeld = positiveInt("max-held", values["max-held"]);
   const sessionExpirySeconds = positiveInt("session-expiry-s", values["session-expiry-s"]);
   const silenceMin = positiveInt("silence-alarm-min", values["silence-alarm-min"], 0);
   const takeover = values.takeover ?? "on";
@@ -153,6 +165,8 @@ export async function run(argv: string[]): Promise<number> {
     ...(retentionDays !== undefined ? { retentionDays } : {}),
     ...(batchMax !== undefined ? { batchMax } : {}),
     ...(lingerMs !== undefined ? { lingerMs } : {}),
+    ...(receiveMaximum !== undefined ? { receiveMaximum } : {}),
+    ...(maxHeld !== undefined ? { maxHeld } : {}),
     ...(sessionExpirySeconds !== undefined ? { sessionExpirySeconds } : {}),
     ...(silenceMin !== undefined ? { silenceAlarmMs: silenceMin * 60_000 } : {}),
   });

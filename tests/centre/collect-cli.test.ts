@@ -103,6 +103,8 @@ it("prints its options with --help", async () => {
 
 it.each([
   [["--url", "mqtt://x", "--batch-max", "zero"], "--batch-max"],
+  [["--url", "mqtt://x", "--receive-maximum", "70000"], "at most 65535"],
+  [["--url", "mqtt://x", "--max-held", "0"], "--max-held"],
   [["--url", "http://x"], "expected mqtt://"],
   [["--url", "not a url"], "is not a URL"],
   [["--url", "mqtt://127.0.0.1:1", "--db", "/nonexistent-dir/sub/centre.db"], "does not exist"],
