@@ -504,8 +504,8 @@ export class GateApp {
     const journal: EntryJournal = {
       record: (r) => {
         try {
-          store.journal.record(r);
-          if (r.usedPass !== null) this.siteReplay.used(r.usedPass.jti, r.usedPass.expiresS);
+          // A pass used here is told to the site by a message written with its entry: one transaction, one commit.
+          store.journal.record(r, r.usedPass === null ? [] : [this.siteReplay.usedMessage(r.usedPass.jti, r.usedPass.expiresS)]);
         } catch (e) {
           faults.report("journal_unavailable", `entries cannot be journaled, everyone is refused: ${(e as Error).message}`);
           throw e;

@@ -248,10 +248,13 @@ export class Gate {
     this.timings.decide.add(decideMs);
     this.timings.journal.add(journaledMono - decidedMono);
     this.timings.total.add(totalMs);
-    log.info(
-      { decision: d.decision, reason: d.reason, kind: d.kind, who: logTag(d.subject, s.logTagKey), ms: Math.round(totalMs * 100) / 100 },
-      d.decision === "allow" ? "allowed" : "denied",
-    );
+    // The tag is an HMAC: computed only when the line is written.
+    if (log.isLevelEnabled("info")) {
+      log.info(
+        { decision: d.decision, reason: d.reason, kind: d.kind, who: logTag(d.subject, s.logTagKey), ms: Math.round(totalMs * 100) / 100 },
+        d.decision === "allow" ? "allowed" : "denied",
+      );
+    }
     if (d.detail !== null) log.debug({ detail: d.detail }, "decision detail");
     const outcome: ScanOutcome = {
       decision: d.decision,

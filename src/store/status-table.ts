@@ -1,6 +1,6 @@
 import type { StatusRow } from "../core/status-row.js";
 import type { SqliteDb } from "./database.js";
-import { SETTING, Settings } from "./settings.js";
+import { SETTING, Settings, settingsWrites } from "./settings.js";
 
 interface RawRow {
   id: string;
@@ -49,10 +49,14 @@ function fromRaw(r: RawRow): StatusRow {
  */
 export class StatusTable {
   private readonly lookupStmt;
+  private readonly dataVersionStmt;
   private readonly settings: Settings;
+  /** `meta()` as last read, with what tells whether it still holds (see `meta`). */
+  private metaCache: { readonly meta: StatusMeta; readonly dataVersion: number; readonly writes: number } | null = null;
 
   constructor(private readonly db: SqliteDb) {
     this.lookupStmt = db.prepare<[string], RawRow>(`SELECT ${COLUMNS} FROM status WHERE id = ?`);
+    this.dataVersionStmt = db.prepare<[], number>("PRAGMA data_version").pluck();
     this.settings = new Settings(db);
   }
 
@@ -61,12 +65,24 @@ export class StatusTable {
     return r === undefined ? undefined : fromRaw(r);
   }
 
+  /**
+   * The table's version, load time and size (from the settings). Asked on every scan, so it is cached: the cache is
+   * used while `PRAGMA data_version` is unchanged (no other connection, such as `qrgate status import` in another
+   * process, committed since) and no setting was written through this connection (`settingsWrites`); one cheap
+   * pragma instead of three reads. Inside a transaction it is read afresh and not cached (it could roll back).
+   */
   meta(): StatusMeta {
-    return {
+    const dataVersion = this.dataVersionStmt.get() as number;
+    const writes = settingsWrites(this.db);
+    const c = this.metaCache;
+    if (c !== null && c.dataVersion === dataVersion && c.writes === writes) return c.meta;
+    const meta: StatusMeta = {
       version: this.settings.getNumber(SETTING.statusVersion) ?? 0,
       updatedMs: this.settings.getNumber(SETTING.statusUpdatedMs) ?? null,
       rows: this.settings.getNumber(SETTING.statusRows) ?? 0,
     };
+    this.metaCache = this.db.inTransaction ? null : { meta, dataVersion, writes };
+    return meta;
   }
 
   /** Begins a full replacement: the returned stage takes rows in batches, then swaps or is discarded. */

@@ -30,6 +30,8 @@ export class OutboxPublisher {
   private flushTimer: CancelTimer | null = null;
   private client: MqttClient | null = null;
   private draining = false;
+  /** The outbox may hold rows above `cursor` that no read has returned yet (see `drain`). */
+  private unseen = true;
   private stopped = false;
   private readonly idleWaiters: Array<() => void> = [];
 
@@ -46,15 +48,29 @@ export class OutboxPublisher {
 
   /** New rows may be waiting (after a journal write, or on connect). Cheap; never blocks on the network. */
   kick(): void {
+    this.unseen = true;
+    this.drain();
+  }
+
+  /**
+   * Sends what the window has room for, reading the outbox only while it may hold rows not yet seen: after a `kick`,
+   * a rewind, or a read that filled the window. A PUBACK with nothing new written since costs no query.
+   */
+  private drain(): void {
     if (this.draining || this.stopped) return;
     const client = this.client;
     if (client === null || !client.connected) return;
+    if (!this.unseen) {
+      this.notifyIfIdle();
+      return;
+    }
     this.draining = true;
     try {
       let room = this.opts.window - this.inflight.size;
-      while (room > 0) {
+      while (room > 0 && this.unseen) {
         const rows = this.outbox.after(this.cursor, room);
-        if (rows.length === 0) break;
+        // Fewer rows than asked for: the read reached the end of the outbox, nothing more until the next kick.
+        if (rows.length < room) this.unseen = false;
         for (const row of rows) {
           this.cursor = row.seq;
           // After a rewind, rows still with the client or acknowledged but not yet deleted are not sent again.
@@ -80,11 +96,13 @@ export class OutboxPublisher {
         // The client gave the message up (we are stopping, or it was refused): send it again later.
         this.log.warn({ seq: row.seq, err: e.message }, "publish failed; will retry");
         this.cursor = Math.min(this.cursor, row.seq - 1);
+        this.unseen = true;
       } else {
         this.acked.push(row.seq);
         this.flushTimer ??= this.clock.setTimer(this.opts.ackFlushMs, () => this.flushAcks());
       }
-      this.kick();
+      // Room in the window again: rows left behind by a full window go now.
+      this.drain();
     });
   }
 
