@@ -214,3 +214,15 @@ describe("OutboxPublisher reads the outbox only when it may hold something new",
     expect(s.client.published).toEqual(["m0", "m1", "m0"]);
   });
 });
+
+describe("schema 3", () => {
+  it("has no index on used_passes.expires_s, and the purge and the oldest expiry still work", () => {
+    const db = open(dbPath());
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 'used_passes_expiry'").all()).toEqual([]);
+    const passes = new UsedPasses(db);
+    passes.addRemote([{ h: "c".repeat(64), exp: 10 }, { h: "d".repeat(64), exp: 30 }]);
+    expect(passes.oldestExpiryS()).toBe(10);
+    expect(passes.purgeExpired(20)).toBe(1);
+    expect(passes.oldestExpiryS()).toBe(30);
+  });
+});
