@@ -152,7 +152,15 @@ class FakeClient {
 }
 
 describe("OutboxPublisher reads the outbox only when it may hold something new", () => {
-  function setup(window: number): { client: FakeClient; reads: () => number; queue: (n: number) => void; publisher: OutboxPublisher } {
+  interface Setup {
+    db: SqliteDb;
+    journal: Journal;
+    client: FakeClient;
+    reads: () => number;
+    queue: (n: number) => void;
+    publisher: OutboxPublisher;
+  }
+  function setup(window: number): Setup {
     const db = open(dbPath());
     const journal = new Journal(db);
     const outbox = new Outbox(db);
@@ -174,6 +182,8 @@ describe("OutboxPublisher reads the outbox only when it may hold something new",
     publisher.attach(client as unknown as MqttClient);
     let n = 0;
     return {
+      db,
+      journal,
       client,
       reads: () => reads,
       queue: (k) => {
@@ -202,6 +212,46 @@ describe("OutboxPublisher reads the outbox only when it may hold something new",
     s.client.ackAll();
     s.client.ackAll();
     expect(s.client.published).toEqual(["m0", "m1", "m2", "m3", "m4"]);
+  });
+
+  it("rows the journal hands over are sent on the next nudge without reading them back", () => {
+    const s = setup(64);
+    s.publisher.kick(); // the first read: the outbox is empty
+    expect(s.reads()).toBe(1);
+    const rows = s.journal.record(
+      { entry: entry("0190a0b0-0000-7000-8000-000000000003"), detail: null, topic: "t/entry", usedPass: null },
+      [{ topic: "t/used", payload: "{}", createdMs: 5 }],
+    );
+    s.publisher.written(rows);
+    expect(s.client.published).toEqual([]); // nothing before the relay: the gate nudges after it
+    s.publisher.nudge();
+    expect(s.reads()).toBe(1);
+    expect(s.client.published).toEqual([rows[0]?.payload, "{}"]);
+  });
+
+  it("rows handed over before the outbox was read are read back, in order", () => {
+    const s = setup(64);
+    s.queue(1);
+    const rows = s.journal.record({ entry: entry("0190a0b0-0000-7000-8000-000000000004"), detail: null, topic: "t/entry", usedPass: null });
+    s.publisher.written(rows);
+    s.publisher.nudge();
+    expect(s.reads()).toBe(1);
+    expect(s.client.published).toEqual(["m0", rows[0]?.payload]);
+  });
+
+  it("acknowledged rows go with the next journal write, or back to the flush when it fails", () => {
+    const s = setup(64);
+    s.queue(2);
+    s.publisher.kick();
+    s.client.ackAll();
+    const acked = s.publisher.takeAcked();
+    expect(acked).toHaveLength(2);
+    expect(s.publisher.takeAcked()).toEqual([]);
+    s.publisher.untake(acked.slice(1));
+    s.journal.record({ entry: entry("0190a0b0-0000-7000-8000-000000000005"), detail: null, topic: "t/entry", usedPass: null }, [], acked.slice(0, 1));
+    expect(count(s.db, "outbox")).toBe(2); // the entry's, and the one given back
+    s.publisher.flushAcks();
+    expect(count(s.db, "outbox")).toBe(1);
   });
 
   it("a message the client gives up is sent again after the rewind", () => {
