@@ -82,6 +82,32 @@ describe("StatusTable.meta cached across scans", () => {
   });
 });
 
+describe("StatusTable.consistent", () => {
+  it("runs the reads in one transaction and still sees later imports by another connection", () => {
+    const path = dbPath();
+    const db = open(path);
+    const gate = new StatusTable(db);
+    const seen = gate.consistent(() => {
+      expect(db.inTransaction).toBe(true);
+      return [gate.meta().version, gate.lookup("001099012345")?.status ?? null];
+    });
+    expect(seen).toEqual([0, null]);
+    expect(db.inTransaction).toBe(false);
+    const other = new StatusTable(open(path));
+    const stage = other.beginReplace();
+    stage.addBatch([ROW("001099012345")]);
+    stage.commit(3_000);
+    expect(gate.consistent(() => [gate.meta().version, gate.lookup("001099012345")?.status ?? null])).toEqual([1, "clear"]);
+  });
+
+  it("ends its transaction when the reads throw", () => {
+    const db = open(dbPath());
+    const gate = new StatusTable(db);
+    expect(() => gate.consistent(() => { throw new Error("boom"); })).toThrow("boom");
+    expect(db.inTransaction).toBe(false);
+  });
+});
+
 describe("Journal.record with the messages that follow from the entry", () => {
   it("writes the entry, its message, the used pass and the site message in one transaction, in that order", () => {
     const db = open(dbPath());
