@@ -95,6 +95,8 @@ export interface GateAppOptions {
   readonly gpio?: GpioChip;
   /** Says whether the system clock is synchronised (default: asks timesyncd, the kernel, chrony, ntpd). */
   readonly timeSync?: TimeSyncProbe;
+  /** Free bytes on the file system of the store's folder, for health (default: `statfs` on it, each report). */
+  readonly diskFree?: (dir: string) => Promise<number | null>;
 }
 
 const silentNotifier: ServiceNotifier = {
@@ -238,7 +240,7 @@ export class GateApp {
     this.health = new HealthReporter(
       {
         read: () => this.healthReadings(),
-        diskFree: () => diskFreeBytes(dirname(config.store.path)),
+        diskFree: () => (opts.diskFree ?? diskFreeBytes)(dirname(config.store.path)),
         timeSynchronised: () => timeSync.isSynchronized(),
         alarms: this.alarmBoard,
         publish: (payload) => this.publishHealth(payload),
