@@ -185,6 +185,8 @@ export class OutboxPublisher {
 
   /** Resolves when nothing is in flight and the outbox has no unsent row (or after `timeoutMs`). */
   whenIdle(timeoutMs: number): Promise<boolean> {
+    // Acknowledged rows wait for the next journal write or the flush timer; whoever waits for idle wants them gone.
+    if (this.inflight.size === 0) this.flushAcksIfPending();
     if (this.isIdle()) return Promise.resolve(true);
     return new Promise((resolve) => {
       const cancel = this.clock.setTimer(timeoutMs, () => resolve(false));

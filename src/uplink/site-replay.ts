@@ -87,7 +87,9 @@ export class SiteReplay {
       this.client = client;
       client.on("message", this.onMessage);
     }
-    client.subscribe(this.topic, { qos: 1 }, (e) => {
+    // No Local (MQTT 5): the broker does not send back what this gate published itself; an own echo would cost a
+    // delivery, a parse and a PUBACK per pass only to be ignored (the check in `handle` stays for brokers that send it).
+    client.subscribe(this.topic, { qos: 1, nl: true }, (e) => {
       if (e) this.ports.log.warn({ err: e.message }, "could not subscribe to the site's used passes");
     });
   }

@@ -280,6 +280,16 @@ describe("OutboxPublisher reads the outbox only when it may hold something new",
     expect(count(s.db, "outbox")).toBe(1);
   });
 
+  it("a wait for idle deletes the acknowledged rows at once, without waiting for the flush timer", async () => {
+    const s = setup(64);
+    s.queue(3);
+    s.publisher.kick();
+    s.client.ackAll();
+    expect(count(s.db, "outbox")).toBe(3);
+    await expect(s.publisher.whenIdle(10)).resolves.toBe(true);
+    expect(count(s.db, "outbox")).toBe(0);
+  });
+
   it("a message the client gives up is sent again after the rewind", () => {
     const s = setup(64);
     s.queue(2);
