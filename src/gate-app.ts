@@ -56,6 +56,12 @@ import { CentreFeeds } from "./uplink/centre-feeds.js";
 const HOUR_MS = 3_600_000;
 /** How often the trusted time floor is written: a power cut loses at most this much of it. */
 const TRUST_PERSIST_MS = 60_000;
+/**
+ * Acknowledged outbox rows are deleted with the next entry's transaction, or this long after the first of them at the
+ * latest: at a door with a scan every few seconds most deletes then cost no commit (and on a device no disk sync) of
+ * their own. A crash re-sends what was acknowledged in this window: duplicates the collector drops, never a loss.
+ */
+const ACK_FLUSH_MS = 5_000;
 /** While the journal is failing, how often a small durable write checks whether it works again. */
 const JOURNAL_PROBE_MS = 5_000;
 /** The settings row the journal probe writes (its value is only the time of the probe). */
@@ -89,6 +95,8 @@ export interface GateAppOptions {
   readonly gpio?: GpioChip;
   /** Says whether the system clock is synchronised (default: asks timesyncd, the kernel, chrony, ntpd). */
   readonly timeSync?: TimeSyncProbe;
+  /** Free bytes on the file system of the store's folder, for health (default: `statfs` on it, each report). */
+  readonly diskFree?: (dir: string) => Promise<number | null>;
 }
 
 const silentNotifier: ServiceNotifier = {
@@ -168,7 +176,7 @@ export class GateApp {
     );
     this.publisher = new OutboxPublisher(
       { after: (seq, limit) => this.openStore().outbox.after(seq, limit), removeMany: (seqs) => this.openStore().outbox.removeMany(seqs) },
-      { window: 64, ackFlushMs: 50 },
+      { window: 64, ackFlushMs: ACK_FLUSH_MS },
       this.clock,
       log.child({ module: "uplink" }),
     );
@@ -232,7 +240,7 @@ export class GateApp {
     this.health = new HealthReporter(
       {
         read: () => this.healthReadings(),
-        diskFree: () => diskFreeBytes(dirname(config.store.path)),
+        diskFree: () => (opts.diskFree ?? diskFreeBytes)(dirname(config.store.path)),
         timeSynchronised: () => timeSync.isSynchronized(),
         alarms: this.alarmBoard,
         publish: (payload) => this.publishHealth(payload),
@@ -503,13 +511,19 @@ export class GateApp {
     // store may be what failed), and clear on the next success.
     const journal: EntryJournal = {
       record: (r) => {
+        // One transaction, one commit: the entry, its message, the message telling the site of a pass used here, and
+        // the delete of the rows the broker has acknowledged since the last one.
+        const delivered = this.publisher.takeAcked();
+        let rows;
         try {
-          store.journal.record(r);
-          if (r.usedPass !== null) this.siteReplay.used(r.usedPass.jti, r.usedPass.expiresS);
+          rows = store.journal.record(r, r.usedPass === null ? [] : [this.siteReplay.usedMessage(r.usedPass.jti, r.usedPass.expiresS)], delivered);
         } catch (e) {
+          this.publisher.untake(delivered);
           faults.report("journal_unavailable", `entries cannot be journaled, everyone is refused: ${(e as Error).message}`);
           throw e;
         }
+        // Sent from memory when nothing else waits (no read back); the gate's nudge after the relay sends the rest.
+        this.publisher.written(rows);
         faults.resolve("journal_unavailable");
       },
     };
@@ -549,7 +563,8 @@ export class GateApp {
         status: store.status,
         journal,
         replay: store.usedPasses,
-        uplink: this.publisher,
+        // The journal above has told the publisher what it wrote: the gate's nudge reads the outbox only if needed.
+        uplink: { kick: () => this.publisher.nudge() },
         alarms: this.alarmBoard,
         log: this.log.child({ module: "gate" }),
       },

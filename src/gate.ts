@@ -21,6 +21,8 @@ import type { StatusMeta } from "./store/status-table.js";
 export interface StatusSource {
   lookup(id: string): StatusRow | undefined;
   meta(): StatusMeta;
+  /** Runs `fn` (reads only) with all its reads in one read transaction; absent: `fn` just runs. */
+  consistent?<T>(fn: () => T): T;
 }
 
 /** Where decisions are put on record. `record` returns only once the entry is durable, or throws. */
@@ -183,21 +185,28 @@ export class Gate {
       return null;
     }
     const nowMs = clock.wallMs();
-    const meta = this.ports.status.meta();
+    const status = this.ports.status;
+    // The table's meta and the decision's reads (status row, used passes) in one read transaction: nothing in it
+    // writes (the stale alarm is raised after).
+    const read = (): [StatusMeta, Decision] => [
+      status.meta(),
+      decide({
+        bytes: code.bytes,
+        totalBytes: code.totalBytes,
+        nowMs,
+        mode: this.mode,
+        policy: s.policy,
+        keys: this.keys,
+        skewS: s.skewS,
+        replay: this.ports.replay,
+        lookup: (id) => status.lookup(id),
+      }),
+    ];
+    const [meta, decided] = status.consistent !== undefined ? status.consistent(read) : read();
+    let d: Decision = decided;
     const stale = meta.updatedMs === null || nowMs - meta.updatedMs > s.policy.maxCacheAgeHours * HOUR_MS;
     this.noteStale(stale, meta);
 
-    let d: Decision = decide({
-      bytes: code.bytes,
-      totalBytes: code.totalBytes,
-      nowMs,
-      mode: this.mode,
-      policy: s.policy,
-      keys: this.keys,
-      skewS: s.skewS,
-      replay: this.ports.replay,
-      lookup: (id) => this.ports.status.lookup(id),
-    });
     const decidedMono = clock.monoMs();
     const decideMs = decidedMono - code.receivedMono;
     if (decideMs > s.budgetMs) {
@@ -248,10 +257,13 @@ export class Gate {
     this.timings.decide.add(decideMs);
     this.timings.journal.add(journaledMono - decidedMono);
     this.timings.total.add(totalMs);
-    log.info(
-      { decision: d.decision, reason: d.reason, kind: d.kind, who: logTag(d.subject, s.logTagKey), ms: Math.round(totalMs * 100) / 100 },
-      d.decision === "allow" ? "allowed" : "denied",
-    );
+    // The tag is an HMAC: computed only when the line is written.
+    if (log.isLevelEnabled("info")) {
+      log.info(
+        { decision: d.decision, reason: d.reason, kind: d.kind, who: logTag(d.subject, s.logTagKey), ms: Math.round(totalMs * 100) / 100 },
+        d.decision === "allow" ? "allowed" : "denied",
+      );
+    }
     if (d.detail !== null) log.debug({ detail: d.detail }, "decision detail");
     const outcome: ScanOutcome = {
       decision: d.decision,

@@ -1,6 +1,6 @@
 import type { StatusRow } from "../core/status-row.js";
 import type { SqliteDb } from "./database.js";
-import { SETTING, Settings } from "./settings.js";
+import { SETTING, Settings, settingsWrites } from "./settings.js";
 
 interface RawRow {
   id: string;
@@ -49,10 +49,20 @@ function fromRaw(r: RawRow): StatusRow {
  */
 export class StatusTable {
   private readonly lookupStmt;
+  private readonly dataVersionStmt;
   private readonly settings: Settings;
+  /** `meta()` as last read, with what tells whether it still holds (see `meta`). */
+  private metaCache: { readonly meta: StatusMeta; readonly dataVersion: number; readonly writes: number } | null = null;
+  private readonly beginStmt;
+  private readonly commitStmt;
+  /** Inside `consistent`'s own read transaction (no writes in it: a cache filled there is as good as outside). */
+  private reading = false;
 
   constructor(private readonly db: SqliteDb) {
     this.lookupStmt = db.prepare<[string], RawRow>(`SELECT ${COLUMNS} FROM status WHERE id = ?`);
+    this.dataVersionStmt = db.prepare<[], number>("PRAGMA data_version").pluck();
+    this.beginStmt = db.prepare("BEGIN DEFERRED");
+    this.commitStmt = db.prepare("COMMIT");
     this.settings = new Settings(db);
   }
 
@@ -61,12 +71,44 @@ export class StatusTable {
     return r === undefined ? undefined : fromRaw(r);
   }
 
+  /**
+   * The table's version, load time and size (from the settings). Asked on every scan, so it is cached: the cache is
+   * used while `PRAGMA data_version` is unchanged (no other connection, such as `qrgate status import` in another
+   * process, committed since) and no setting was written through this connection (`settingsWrites`); one cheap
+   * pragma instead of three reads. Inside a transaction it is read afresh and not cached (it could roll back).
+   */
   meta(): StatusMeta {
-    return {
+    const dataVersion = this.dataVersionStmt.get() as number;
+    const writes = settingsWrites(this.db);
+    const c = this.metaCache;
+    if (c !== null && c.dataVersion === dataVersion && c.writes === writes) return c.meta;
+    const meta: StatusMeta = {
       version: this.settings.getNumber(SETTING.statusVersion) ?? 0,
       updatedMs: this.settings.getNumber(SETTING.statusUpdatedMs) ?? null,
       rows: this.settings.getNumber(SETTING.statusRows) ?? 0,
     };
+    this.metaCache = this.db.inTransaction && !this.reading ? null : { meta, dataVersion, writes };
+    return meta;
+  }
+
+  /**
+   * Runs `fn`, which only reads the store (`meta`, `lookup`, the used passes), in one read transaction: one lock
+   * cycle (SQLite's POSIX locks on the file and its shared-memory index) for all its reads instead of one each, and
+   * one snapshot. `fn` must not write. Inside a transaction already, it simply runs `fn`.
+   */
+  consistent<T>(fn: () => T): T {
+    if (this.db.inTransaction) return fn();
+    const writes = settingsWrites(this.db);
+    this.beginStmt.run();
+    this.reading = true;
+    try {
+      return fn();
+    } finally {
+      this.reading = false;
+      this.commitStmt.run();
+      // Written after all (a misuse): what was cached inside is not trusted.
+      if (settingsWrites(this.db) !== writes) this.metaCache = null;
+    }
   }
 
   /** Begins a full replacement: the returned stage takes rows in batches, then swaps or is discarded. */

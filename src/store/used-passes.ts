@@ -12,6 +12,7 @@ export class UsedPasses implements ReplaySet {
   private readonly purgeStmt;
   private readonly oldestStmt;
   private readonly addRemoteTx;
+  private readonly insertRemote;
 
   constructor(db: SqliteDb) {
     this.hasStmt = db.prepare<[string, string], { one: number }>("SELECT 1 AS one FROM used_passes WHERE jti IN (?, ?)");
@@ -21,6 +22,7 @@ export class UsedPasses implements ReplaySet {
       `INSERT INTO used_passes (jti, expires_s) VALUES (?, ?)
        ON CONFLICT (jti) DO UPDATE SET expires_s = max(expires_s, excluded.expires_s)`,
     );
+    this.insertRemote = insert;
     this.addRemoteTx = db.transaction((items: ReadonlyArray<{ h: string; exp: number }>) => {
       for (const p of items) insert.run(`sha256:${p.h}`, p.exp);
     });
@@ -37,7 +39,10 @@ export class UsedPasses implements ReplaySet {
 
   /** Records passes used at other gates (by the hash of their `jti`), in one transaction. */
   addRemote(items: ReadonlyArray<{ h: string; exp: number }>): void {
-    this.addRemoteTx.immediate(items);
+    const only = items.length === 1 ? items[0] : undefined;
+    // One row (the usual message: one pass) is one statement, atomic on its own: no BEGIN and COMMIT around it.
+    if (only !== undefined) this.insertRemote.run(`sha256:${only.h}`, only.exp);
+    else this.addRemoteTx.immediate(items);
   }
 
   /** Forgets passes that expired (with skew) before `nowS`: they would be refused as expired anyway. */

@@ -51,8 +51,11 @@ export class SiteReplay {
     this.topic = usedPassesTopic(where.root, where.site);
   }
 
-  /** Tells the site that a pass was used here; `expiresS` is its `exp` plus skew. Never throws. */
-  used(jti: string, expiresS: number): void {
+  /**
+   * The outbox message that tells the site a pass was used here (`expiresS`: its `exp` plus skew), for the journal
+   * to write in the entry's own transaction (then nothing more is needed: the gate nudges the uplink after it).
+   */
+  usedMessage(jti: string, expiresS: number): { readonly topic: string; readonly payload: string; readonly createdMs: number } {
     const now = this.ports.clock.wallMs();
     const msg: UsedPassesMessage = {
       v: 1,
@@ -61,8 +64,14 @@ export class SiteReplay {
       device: this.where.device,
       passes: [{ h: jtiHash(jti), exp: expiresS }],
     };
+    return { topic: this.topic, payload: JSON.stringify(msg), createdMs: now };
+  }
+
+  /** Tells the site that a pass was used here, through the outbox on its own; `expiresS` is its `exp` plus skew. Never throws. */
+  used(jti: string, expiresS: number): void {
     try {
-      this.ports.queue(this.topic, JSON.stringify(msg), now);
+      const m = this.usedMessage(jti, expiresS);
+      this.ports.queue(m.topic, m.payload, m.createdMs);
       this.ports.kick();
     } catch (e) {
       // The pass is still used up here; only the other gates will not hear of it.
@@ -78,7 +87,9 @@ export class SiteReplay {
       this.client = client;
       client.on("message", this.onMessage);
     }
-    client.subscribe(this.topic, { qos: 1 }, (e) => {
+    // No Local (MQTT 5): the broker does not send back what this gate published itself; an own echo would cost a
+    // delivery, a parse and a PUBACK per pass only to be ignored (the check in `handle` stays for brokers that send it).
+    client.subscribe(this.topic, { qos: 1, nl: true }, (e) => {
       if (e) this.ports.log.warn({ err: e.message }, "could not subscribe to the site's used passes");
     });
   }
