@@ -14,6 +14,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { connect, type Socket } from "node:net";
+import { varint } from "../../src/centre/deferred-acks.js";
 
 interface Go {
   readonly go: number;
@@ -28,17 +29,6 @@ const TICK_MS = 5;
 
 function send(m: unknown): void {
   process.send?.(m);
-}
-
-function varint(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return out;
 }
 
 function str(s: string): Buffer {
