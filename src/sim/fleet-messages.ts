@@ -33,20 +33,22 @@ export interface Sample {
   readonly tsMs: number;
 }
 
+/** What a worker reports every progress period; the runner sums them over its workers. */
+export interface ProgressCounts {
+  readonly scans: number;
+  readonly entries: number;
+  readonly connected: number;
+  readonly outboxRows: number;
+  readonly reconnects: number;
+  /** Scans due and not made yet: more traffic than the simulator has CPU for. */
+  readonly behind: number;
+}
+
 export type ToWorker = { readonly type: "spec"; readonly spec: WorkerSpec } | { readonly type: "go"; readonly startWallMs: number } | { readonly type: "stop" };
 
 export type FromWorker =
   | { readonly type: "ready"; readonly gates: number; readonly rssBeforeBytes: number; readonly rssAfterBytes: number; readonly startMs: number }
-  | {
-      readonly type: "progress";
-      readonly scans: number;
-      readonly entries: number;
-      readonly connected: number;
-      readonly outboxRows: number;
-      readonly reconnects: number;
-      /** Scans due that the worker has not made yet (it is behind: more traffic than it has CPU for). */
-      readonly behind: number;
-    }
+  | ({ readonly type: "progress" } & ProgressCounts)
   /** Sent every tick that has some, so the lag measured from them is not a progress period late. */
   | { readonly type: "samples"; readonly samples: readonly Sample[] }
   | {

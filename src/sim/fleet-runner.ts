@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateIssuerKeyPair, writeIssuerKeyFiles } from "../issuer/key-files.js";
-import type { FromWorker, Sample, ToWorker, WorkerSpec } from "./fleet-messages.js";
+import type { FromWorker, ProgressCounts, Sample, ToWorker, WorkerSpec } from "./fleet-messages.js";
 import { DEFAULT_MIX, type TrafficMix } from "./traffic.js";
 
 export interface FleetOptions {
@@ -45,15 +45,8 @@ export interface FleetOptions {
   readonly onReady?: (r: FleetReady) => void;
 }
 
-export interface FleetProgress {
+export interface FleetProgress extends ProgressCounts {
   readonly elapsedMs: number;
-  readonly scans: number;
-  readonly entries: number;
-  readonly connected: number;
-  readonly outboxRows: number;
-  readonly reconnects: number;
-  /** Scans due and not made yet: the simulator is short of CPU for the rate asked. */
-  readonly behind: number;
 }
 
 export interface FleetReady {
